@@ -1,0 +1,124 @@
+/**
+ * Error types and helpers. One error class with a `code` for the library's own failures
+ * (state misuse, no input, abort); argument mistakes are `TypeError`/`RangeError` with a
+ * `code` too, so callers can branch on `err.code` without string matching.
+ */
+
+/** Codes carried by errors this library creates. */
+export type PaipaErrorCode =
+  | 'ERR_PAIPA_INVALID_ARG'
+  | 'ERR_PAIPA_STATE'
+  | 'ERR_PAIPA_NO_INPUT'
+  | 'ABORT_ERR';
+
+/** An error raised by the pipeline itself (not by a step). `code` tells which kind. */
+export class PaipaError extends Error {
+  readonly code: PaipaErrorCode;
+  constructor(code: PaipaErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PaipaError';
+    this.code = code;
+  }
+}
+
+/** Raised when a pipeline is aborted through `options.signal` (same name and code as Node's). */
+export class AbortError extends PaipaError {
+  constructor(message = 'The pipeline was aborted', options?: { cause?: unknown }) {
+    super('ABORT_ERR', message, options);
+    this.name = 'AbortError';
+  }
+}
+
+/**
+ * Throw `new SkipEntry()` (or the class itself) from a step to emit nothing for the current
+ * item. It is counted as skipped, never as a failure, and never retried.
+ *
+ * @example
+ * const evensOnly = (n: number) => { if (n % 2) throw new SkipEntry(); return n; };
+ */
+export class SkipEntry extends Error {
+  constructor(message = 'entry skipped') {
+    super(message);
+    this.name = 'SkipEntry';
+  }
+}
+
+export function isSkip(err: unknown): boolean {
+  return err === SkipEntry || err instanceof SkipEntry;
+}
+
+/** Where a step error came from; set on the error object as `err.paipa`. */
+export interface ErrorOrigin {
+  /** The step's name (function or class name, or the `name` option). */
+  step: string;
+  /** Which parallel instance of the step raised it (0-based). */
+  instance: number;
+}
+
+/**
+ * Marks an error with the step that raised it, keeping the object's identity: callers get
+ * back the very object the step threw. The first annotation wins, so an error re-raised by a
+ * later stage still names the step where it started. Primitives and frozen objects cannot
+ * carry the mark and are returned unchanged.
+ */
+export function annotateError<E>(err: E, origin: ErrorOrigin): E {
+  if (err !== null && typeof err === 'object' && !('paipa' in err)) {
+    try {
+      Object.defineProperty(err, 'paipa', {
+        value: origin,
+        enumerable: false,
+        configurable: true,
+        writable: true,
+      });
+    } catch {
+      // frozen or exotic object: identity matters more than the annotation
+    }
+  }
+  return err;
+}
+
+/** Reads the origin that `annotateError` left on an error, if any. */
+export function errorOrigin(err: unknown): ErrorOrigin | undefined {
+  if (err !== null && typeof err === 'object' && 'paipa' in err) {
+    return (err as { paipa: ErrorOrigin }).paipa;
+  }
+  return undefined;
+}
+
+export function invalidArg(message: string): TypeError {
+  const err = new TypeError(message) as TypeError & { code: PaipaErrorCode };
+  err.code = 'ERR_PAIPA_INVALID_ARG';
+  return err;
+}
+
+export function outOfRange(message: string): RangeError {
+  const err = new RangeError(message) as RangeError & { code: PaipaErrorCode };
+  err.code = 'ERR_PAIPA_INVALID_ARG';
+  return err;
+}
+
+/** Node's streams report a stream closed before its end with this code. */
+export function isPrematureClose(err: unknown): boolean {
+  return (
+    err !== null &&
+    typeof err === 'object' &&
+    ((err as { code?: unknown }).code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+      (err as { message?: unknown }).message === 'premature close')
+  );
+}
+
+/** Describes a value for an error message: type and a short rendering. */
+export function describe(value: unknown): string {
+  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
+  if (typeof value === 'string') return `"${value}" (string)`;
+  if (value === null) return 'null';
+  if (typeof value === 'object') {
+    try {
+      const json = JSON.stringify(value);
+      return `${json && json.length > 60 ? json.slice(0, 57) + '...' : json} (${Array.isArray(value) ? 'array' : 'object'})`;
+    } catch {
+      return `[${Object.prototype.toString.call(value)}]`;
+    }
+  }
+  return `${String(value)} (${typeof value})`;
+}

@@ -1,0 +1,362 @@
+import { pipeline as streamPipeline, type Duplex, type Writable } from 'readable-stream';
+import { AbortError, describe, invalidArg, isPrematureClose, PaipaError } from './errors';
+import { Source } from './ingest';
+import { planSteps, type StepPlan } from './normalize-steps';
+import { joinStages } from './join-stages';
+import { countingSink, IteratorSink, OutputTally } from './sinks';
+import { StepCounters } from './step-counters';
+import { StreamStage } from './stream-stage';
+import type { ItemErrorHandler, RetryDelay, RunResult, StepStats } from './types';
+import {
+  checkBoolean,
+  checkInteger,
+  checkKnownKeys,
+  checkOptionalFunction,
+  checkPlainObject,
+  checkRetryDelay,
+  checkSignal,
+} from './validate';
+import { WorkerStage } from './worker-stage';
+
+/** Options of a `Pipeline`. Step-level options of the same name override these per step. */
+export interface PipelineOptions {
+  /** Bound of every step's stream buffers (default 16). */
+  highWaterMark?: number;
+  /** Emit outputs in input order in every step (default false). */
+  ordered?: boolean;
+  /** Extra attempts for an item whose processing throws (default 0). */
+  maxRetries?: number;
+  /** Wait before a retry in ms, or a function of the attempt number (default 0). */
+  retryDelay?: RetryDelay;
+  /** Aborting it tears the pipeline down and rejects with an `AbortError`. */
+  signal?: AbortSignal;
+  /** Dead-letter hook: receives items whose retries ran out; the pipeline goes on. */
+  onItemError?: ItemErrorHandler;
+  /** Receives each meta entry that reaches the end of the pipeline. */
+  onMeta?: (value: unknown) => unknown;
+  /** Called once with the error when the pipeline fails. */
+  onFail?: (error: unknown) => void;
+}
+
+const PIPELINE_KEYS = [
+  'highWaterMark',
+  'ordered',
+  'maxRetries',
+  'retryDelay',
+  'signal',
+  'onItemError',
+  'onMeta',
+  'onFail',
+] as const;
+
+type Stage = WorkerStage | StreamStage;
+type Mode = 'run' | 'start' | 'iterate' | 'stream';
+
+const asyncDispose: typeof Symbol.asyncDispose =
+  (Symbol as { asyncDispose?: typeof Symbol.asyncDispose }).asyncDispose ??
+  (Symbol.for('nodejs.asyncDispose') as typeof Symbol.asyncDispose);
+
+/**
+ * A list of steps, each with its own number of parallel instances, joined by bounded
+ * streams. Feed it with `put`/`putAll`/`putIterable`, then consume it one of four ways:
+ * `run()` (one batch), `start()`…`stop()` (continuous), `for await` (iterate the outputs) or
+ * `stream()` (a Duplex for `stream.pipeline`). A pipeline runs once.
+ *
+ * Errors: the first error from any step, the source or the sink rejects (or errors the stream
+ * or the loop) with that very error object, marked with `err.paipa = { step, instance }`; every
+ * stream is destroyed, `ctx.signal` is aborted and the shutdown hooks run before it settles.
+ *
+ * @example
+ * const p = new Pipeline([[download, 4], parse, [store, 2]]);
+ * p.putIterable(urls);
+ * const { count } = await p.run();
+ */
+export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
+  readonly #plans: StepPlan[];
+  readonly #options: PipelineOptions & { highWaterMark: number };
+  #source: Source | null = null;
+  #hasInput = false;
+  #inputClosedBy: string | null = null;
+  #mode: Mode | null = null;
+  #stages: Stage[] = [];
+  #state: 'idle' | 'running' | 'ended' | 'failed' = 'idle';
+  #tally: OutputTally | null = null;
+  #startedAt = 0;
+  #completion: Promise<RunResult> | null = null;
+  /** Set when the consumer itself ended the run early (a `break`): not a failure. */
+  #cancelled = false;
+
+  constructor(steps: readonly unknown[], options: PipelineOptions = {}) {
+    checkPlainObject('options', options);
+    checkKnownKeys('Pipeline options', options, PIPELINE_KEYS);
+    const highWaterMark = options.highWaterMark ?? 16;
+    checkInteger('options.highWaterMark', highWaterMark, 1);
+    const maxRetries = options.maxRetries ?? 0;
+    checkInteger('options.maxRetries', maxRetries, 0);
+    checkBoolean('options.ordered', options.ordered);
+    checkRetryDelay('options.retryDelay', options.retryDelay);
+    checkSignal('options.signal', options.signal);
+    checkOptionalFunction('options.onItemError', options.onItemError);
+    checkOptionalFunction('options.onMeta', options.onMeta);
+    checkOptionalFunction('options.onFail', options.onFail);
+    this.#options = { ...options, highWaterMark };
+    this.#plans = planSteps(steps, {
+      highWaterMark,
+      maxRetries,
+      ordered: options.ordered ?? false,
+      retryDelay: options.retryDelay ?? 0,
+    });
+  }
+
+  /** True while the pipeline runs; false before it starts and once it has ended or failed. */
+  get alive(): boolean {
+    return this.#state === 'running';
+  }
+
+  /** False once the pipeline has failed. */
+  get ok(): boolean {
+    return this.#state !== 'failed';
+  }
+
+  /**
+   * Adds one item. Returns false when the input buffer is at its high-water mark (the item is
+   * still taken; back off, or use `putIterable`/`stream()` for exact backpressure).
+   * Throws a TypeError for `null`/`undefined` and an error after `finish()`, after `run()` began,
+   * and in `stream()` mode.
+   */
+  put(item: I): boolean {
+    if (item === null || item === undefined) {
+      throw invalidArg(`put() needs an item; got ${describe(item)}, which cannot travel through a stream`);
+    }
+    return this.#input('put()').add(item);
+  }
+
+  /** Adds every item of a (sync) iterable now. */
+  putAll(items: Iterable<I>): this {
+    if (items === null || typeof (items as Iterable<I>)?.[Symbol.iterator] !== 'function') {
+      throw invalidArg(`putAll() needs an iterable, got ${describe(items)}`);
+    }
+    this.#input('putAll()');
+    for (const item of items) this.put(item);
+    return this;
+  }
+
+  /**
+   * Attaches a lazy source, sync or async: it is pulled only as the pipeline has room, and
+   * the input ends when it does. Its errors fail the pipeline; teardown calls its `return()`.
+   */
+  putIterable(items: Iterable<I> | AsyncIterable<I>): this {
+    const isIterable =
+      items !== null &&
+      items !== undefined &&
+      (typeof (items as AsyncIterable<I>)[Symbol.asyncIterator] === 'function' ||
+        typeof (items as Iterable<I>)[Symbol.iterator] === 'function');
+    if (!isIterable) {
+      throw invalidArg(`putIterable() needs an iterable or async iterable, got ${describe(items)}`);
+    }
+    this.#input('putIterable()').attach(items);
+    this.#inputClosedBy = 'putIterable()';
+    return this;
+  }
+
+  /** Sends a control entry through every step's `processMeta`; it is reported to `onMeta`. */
+  putMeta(value: unknown): this {
+    this.#input('putMeta()').addMeta(value);
+    return this;
+  }
+
+  /** Ends the input: the pipeline finishes once every item put so far has passed every step. */
+  finish(): this {
+    if (this.#mode === 'stream') throw this.#stateError('finish()', 'in stream() mode the input is the stream: call end() on it');
+    this.#closeInput('finish()');
+    return this;
+  }
+
+  /**
+   * Runs one batch: finishes the input itself, resolves with the `RunResult` once every item
+   * has passed every step and every stream has closed; rejects with the first error.
+   */
+  async run(): Promise<RunResult> {
+    if (this.#mode !== null) throw this.#stateError('run()', `the pipeline was already used with ${this.#mode}()`);
+    if (!this.#hasInput) {
+      throw new PaipaError(
+        'ERR_PAIPA_NO_INPUT',
+        'run() has no input: call put(), putAll() or putIterable() first (or start() for continuous mode)',
+      );
+    }
+    this.#mode = 'run';
+    this.#closeInput('run()');
+    const tally = new OutputTally(this.#options.onMeta);
+    return this.#execute(tally, countingSink(tally, this.#options.highWaterMark));
+  }
+
+  /** Starts continuous mode: keep feeding with `put()`, then `await stop()`. */
+  start(): this {
+    if (this.#mode !== null) throw this.#stateError('start()', `the pipeline was already used with ${this.#mode}()`);
+    this.#mode = 'start';
+    const tally = new OutputTally(this.#options.onMeta);
+    this.#completion = this.#execute(tally, countingSink(tally, this.#options.highWaterMark));
+    // The failure is reported by stop(), onFail and `ok`; never as an unhandled rejection.
+    this.#completion.catch(() => {});
+    return this;
+  }
+
+  /** Finishes the input of a started pipeline and resolves once it drained (rejects on failure). */
+  async stop(): Promise<RunResult> {
+    if (this.#mode !== 'start' || this.#completion === null) {
+      throw this.#stateError('stop()', 'stop() ends continuous mode; call start() first');
+    }
+    if (this.#inputClosedBy === null) this.#closeInput('stop()');
+    this.#source?.finish();
+    return this.#completion;
+  }
+
+  async [asyncDispose](): Promise<void> {
+    if (this.#mode === 'start' && this.#state === 'running') await this.stop();
+  }
+
+  /** Figures per step, readable at any time (zeros before the pipeline starts). */
+  stats(): StepStats[] {
+    if (this.#stages.length > 0) return this.#stages.map((s) => s.counters.snapshot());
+    return this.#plans.map((p) => new StepCounters(p.name, p.concurrency).snapshot());
+  }
+
+  /**
+   * Iterates the outputs of the last step (batch mode: the input is finished for you).
+   * Breaking out early tears the pipeline down and closes a lazy source; a failure is thrown
+   * from the loop as the very error object.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<O> {
+    return this.#iterate();
+  }
+
+  async *#iterate(): AsyncGenerator<O> {
+    if (this.#mode !== null) throw this.#stateError('for await', `the pipeline was already used with ${this.#mode}()`);
+    if (!this.#hasInput) {
+      throw new PaipaError('ERR_PAIPA_NO_INPUT', 'for await over a pipeline with no input: call put(), putAll() or putIterable() first');
+    }
+    this.#mode = 'iterate';
+    this.#closeInput('for await');
+    const tally = new OutputTally(this.#options.onMeta);
+    const sink = new IteratorSink(tally, this.#options.highWaterMark);
+    const completion = this.#execute(tally, sink);
+    completion.catch(() => {});
+    let brokeOut = true;
+    try {
+      for (;;) {
+        const { done, value } = await sink.next();
+        if (done) break;
+        yield value as O;
+      }
+      brokeOut = false;
+    } finally {
+      if (brokeOut && !sink.destroyed) {
+        this.#cancelled = true;
+        sink.destroy();
+      }
+      try {
+        await completion;
+      } catch (err) {
+        // Our own early teardown shows up as a premature close: that is not a failure.
+        if (!(brokeOut && isPrematureClose(err))) throw err;
+      }
+    }
+  }
+
+  /**
+   * The pipeline as one Duplex (writable side: items in; readable side: outputs), for use in
+   * `stream.pipeline(source, p.stream(), sink)`. Backpressure and errors propagate as with
+   * any stream; `put()` is not available in this mode.
+   */
+  stream(): Duplex {
+    if (this.#mode !== null) throw this.#stateError('stream()', `the pipeline was already used with ${this.#mode}()`);
+    if (this.#hasInput) {
+      throw this.#stateError('stream()', 'its input is the stream itself, but put()/putIterable() was already used');
+    }
+    this.#mode = 'stream';
+    this.#inputClosedBy = 'stream()';
+    const tally = new OutputTally(this.#options.onMeta);
+    this.#tally = tally;
+    this.#stages = this.#plans.map((plan) => this.#makeStage(plan));
+    this.#begin();
+    return joinStages(this.#stages, tally, this.#options, (err) => this.#settle(err));
+  }
+
+  #input(method: string): Source {
+    if (this.#mode === 'stream') {
+      throw this.#stateError(method, 'in stream() mode write to the stream returned by stream()');
+    }
+    if (this.#mode === 'run' || this.#mode === 'iterate') {
+      throw this.#stateError(
+        method,
+        `${this.#mode === 'run' ? 'run()' : 'for await'} already took the batch; for continuous input use start(), put() and stop()`,
+      );
+    }
+    if (this.#inputClosedBy !== null) {
+      throw this.#stateError(method, `the input was already ended by ${this.#inputClosedBy}`);
+    }
+    this.#hasInput = true;
+    return (this.#source ??= new Source(this.#options.highWaterMark));
+  }
+
+  #closeInput(by: string): void {
+    if (this.#inputClosedBy === null) this.#inputClosedBy = by;
+    (this.#source ??= new Source(this.#options.highWaterMark)).finish();
+  }
+
+  #stateError(method: string, why: string): PaipaError {
+    return new PaipaError('ERR_PAIPA_STATE', `${method} is not possible: ${why}`);
+  }
+
+  #makeStage(plan: StepPlan): Stage {
+    return plan.kind === 'func' || plan.kind === 'class'
+      ? new WorkerStage(plan, { onItemError: this.#options.onItemError })
+      : new StreamStage(plan);
+  }
+
+  #begin(): void {
+    this.#state = 'running';
+    this.#startedAt = performance.now();
+  }
+
+  #execute(tally: OutputTally, sink: Writable): Promise<RunResult> {
+    const source = (this.#source ??= new Source(this.#options.highWaterMark));
+    this.#tally = tally;
+    this.#stages = this.#plans.map((plan) => this.#makeStage(plan));
+    this.#begin();
+    const signal = this.#options.signal;
+    return new Promise<RunResult>((resolve, reject) => {
+      const onAbort = () => source.destroy(new AbortError(undefined, { cause: signal?.reason }));
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+      streamPipeline([source, ...this.#stages, sink] as never, (err?: Error | null) => {
+        signal?.removeEventListener('abort', onAbort);
+        const result = this.#settle(err);
+        if (err) reject(err);
+        else resolve(result!);
+      });
+    });
+  }
+
+  /** Records the outcome once; returns the result on success. */
+  #settle(err: Error | null | undefined): RunResult | undefined {
+    if (this.#state !== 'running') return undefined;
+    if (err && !(this.#cancelled && isPrematureClose(err))) {
+      this.#state = 'failed';
+      try {
+        this.#options.onFail?.(err);
+      } catch {
+        // onFail is a notification; the error itself still reaches the caller
+      }
+      return undefined;
+    }
+    this.#state = 'ended';
+    return {
+      ok: true,
+      count: this.#tally?.count ?? 0,
+      metaCount: this.#tally?.metaCount ?? 0,
+      durationMs: performance.now() - this.#startedAt,
+      steps: this.stats(),
+    };
+  }
+}

@@ -1,0 +1,118 @@
+import { Writable } from 'readable-stream';
+import { isMeta } from './meta';
+import { isThenable, toError } from './thenable';
+
+/**
+ * The end of a pipeline: counts outputs, takes meta entries out of the stream (reporting them
+ * to `onMeta`), and hands items to the consumer. Every mode ends in one of these, so the stream
+ * `pipeline()` callback fires only when the last output has been consumed and every stream has
+ * closed.
+ */
+export class OutputTally {
+  count = 0;
+  metaCount = 0;
+  constructor(private readonly onMeta?: (value: unknown) => unknown) {}
+
+  /** Returns true for an item, or settles a meta entry (maybe async) and returns its promise. */
+  take(chunk: unknown): true | PromiseLike<unknown> | undefined {
+    if (!isMeta(chunk)) {
+      this.count++;
+      return true;
+    }
+    this.metaCount++;
+    return this.onMeta?.(chunk.value) as PromiseLike<unknown> | undefined;
+  }
+}
+
+type Callback = (err?: Error | null) => void;
+
+function settleMeta(result: unknown, callback: Callback): void {
+  if (isThenable(result)) result.then(() => callback(), (err) => callback(toError(err)));
+  else callback();
+}
+
+/** Sink for `run()` and continuous mode: outputs are counted and let go. */
+export function countingSink(tally: OutputTally, highWaterMark: number): Writable {
+  return new Writable({
+    objectMode: true,
+    highWaterMark,
+    write(chunk: unknown, _enc: string, callback: Callback) {
+      let result: unknown;
+      try {
+        result = tally.take(chunk);
+      } catch (err) {
+        callback(toError(err));
+        return;
+      }
+      if (result === true) callback();
+      else settleMeta(result, callback);
+    },
+  });
+}
+
+/**
+ * Sink for `for await`: a hand-off between the stream's writes and the iterator's `next()`.
+ * It holds at most `highWaterMark` outputs; a write beyond that is acknowledged only when the
+ * consumer takes one, so a slow loop body slows the whole pipeline down.
+ */
+export class IteratorSink extends Writable {
+  #buffer: unknown[] = [];
+  #heldCallback: Callback | null = null;
+  #waiter: (() => void) | null = null;
+  #limit: number;
+
+  constructor(
+    private readonly tally: OutputTally,
+    highWaterMark: number,
+  ) {
+    super({ objectMode: true, highWaterMark });
+    this.#limit = highWaterMark;
+    // 'finish' ends the iteration; wake a consumer waiting for the next output.
+    this.on('finish', () => this.#wake());
+  }
+
+  override _write(chunk: unknown, _enc: string, callback: Callback): void {
+    let result: unknown;
+    try {
+      result = this.tally.take(chunk);
+    } catch (err) {
+      callback(toError(err));
+      return;
+    }
+    if (result !== true) {
+      settleMeta(result, callback);
+      return;
+    }
+    this.#buffer.push(chunk);
+    this.#wake();
+    if (this.#buffer.length < this.#limit) callback();
+    else this.#heldCallback = callback;
+  }
+
+  override _destroy(err: Error | null, callback: (error: Error | null) => void): void {
+    this.#heldCallback = null;
+    this.#wake();
+    callback(err);
+  }
+
+  #wake(): void {
+    const waiter = this.#waiter;
+    this.#waiter = null;
+    waiter?.();
+  }
+
+  /** The next output, or `done` once the stream finished or was torn down. */
+  async next(): Promise<IteratorResult<unknown>> {
+    for (;;) {
+      if (this.#buffer.length > 0) {
+        const value = this.#buffer.shift();
+        const held = this.#heldCallback;
+        this.#heldCallback = null;
+        held?.();
+        return { done: false, value };
+      }
+      if (this.writableFinished || this.destroyed) return { done: true, value: undefined };
+      await new Promise<void>((resolve) => (this.#waiter = resolve));
+    }
+  }
+}

@@ -1,0 +1,201 @@
+import { Duplex, finished } from 'readable-stream';
+import { AbortError, annotateError, describe, invalidArg } from './errors';
+import { isMeta } from './meta';
+import type { StepPlan } from './normalize-steps';
+import { StepCounters } from './step-counters';
+import type { StepContext } from './types';
+
+type InstanceStream = Duplex | NodeJS.ReadWriteStream;
+
+/**
+ * The stage of an iterator or stream step: `concurrency` instance Duplexes behind one Duplex.
+ *
+ * Fan-out: `_write` hands each item to the next instance (round-robin from the last one used)
+ * whose `write()` still reports room; when all are full the write is acknowledged only after
+ * one of them drains, so upstream backpressure is exact. Merge: every instance is read in
+ * paused mode on `readable` and its outputs are pushed as they come; a full readable side stops
+ * all reads until `_read`. The stage ends when every instance has ended.
+ *
+ * Meta entries do not enter user code (an iterator or a foreign stream cannot tell them from
+ * items): they pass around the instances, after every item written before them was handed on.
+ *
+ * Teardown: `_destroy` aborts `ctx.signal`, destroys every instance and waits for each to close.
+ */
+export class StreamStage extends Duplex {
+  readonly counters: StepCounters;
+  readonly #plan: StepPlan;
+  readonly #abort = new AbortController();
+  #instances: InstanceStream[] = [];
+  #needDrain: boolean[] = [];
+  #next = 0;
+  #ended = 0;
+  #blocked = false;
+  #completed = false;
+  #pendingItem: unknown = undefined;
+  #pendingCb: ((err?: Error | null) => void) | null = null;
+
+  constructor(plan: StepPlan) {
+    super({
+      objectMode: true,
+      readableHighWaterMark: plan.highWaterMark,
+      writableHighWaterMark: plan.highWaterMark,
+    });
+    this.#plan = plan;
+    this.counters = new StepCounters(plan.name, plan.concurrency);
+    this.counters.queued = () => this.writableLength + (this.#pendingCb ? 1 : 0);
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  _construct(callback: (err?: Error | null) => void): void {
+    try {
+      for (let index = 0; index < this.#plan.concurrency; index++) {
+        this.#attach(this.#makeInstance(index), index);
+      }
+      callback();
+    } catch (err) {
+      callback(annotateError(err as Error, { step: this.#plan.name, instance: this.#instances.length }));
+    }
+  }
+
+  #makeInstance(index: number): InstanceStream {
+    const plan = this.#plan;
+    const ctx: StepContext = Object.freeze({ signal: this.#abort.signal, index, name: plan.name });
+    if (plan.kind === 'iter') {
+      const fn = plan.iterFn!;
+      return Duplex.from(((source: AsyncIterable<unknown>) => fn(source, ctx)) as never);
+    }
+    const stream = plan.factory!(ctx);
+    if (!isDuplexLike(stream)) {
+      throw invalidArg(
+        `steps[${plan.position}] (${plan.name}): the streamStep factory must return a Duplex stream, got ${describe(stream)}`,
+      );
+    }
+    return stream;
+  }
+
+  #attach(instance: InstanceStream, index: number): void {
+    this.#instances.push(instance);
+    this.#needDrain.push(false);
+    instance.on('drain', () => {
+      this.#needDrain[index] = false;
+      this.#flushPending();
+    });
+    instance.on('readable', () => this.#readFrom(instance));
+    instance.on('end', () => {
+      if (++this.#ended === this.#instances.length) {
+        this.#completed = true;
+        this.counters.endedAt = performance.now();
+        this.push(null);
+      }
+    });
+    // `finished` reports an error, and also a close before the end (a destroy without error),
+    // which must fail the run rather than silently lose the instance's items.
+    finished(instance as Duplex, (err) => {
+      if (err && !this.destroyed && !this.#completed) {
+        this.destroy(annotateError(err, { step: this.#plan.name, instance: index }));
+      }
+    });
+  }
+
+  override _write(chunk: unknown, _enc: string, callback: (err?: Error | null) => void): void {
+    if (this.counters.startedAt === 0) this.counters.startedAt = performance.now();
+    if (isMeta(chunk)) {
+      this.counters.meta++;
+      if (!this.push(chunk)) this.#blocked = true;
+      callback();
+      return;
+    }
+    if (this.#send(chunk)) {
+      callback();
+    } else {
+      this.#pendingItem = chunk;
+      this.#pendingCb = callback;
+    }
+  }
+
+  /** Writes to the first instance with room, round-robin; false when every one is full. */
+  #send(chunk: unknown): boolean {
+    const n = this.#instances.length;
+    for (let k = 0; k < n; k++) {
+      const index = (this.#next + k) % n;
+      if (!this.#needDrain[index]) {
+        this.#next = (index + 1) % n;
+        this.counters.in++;
+        if (!this.#instances[index].write(chunk as never)) this.#needDrain[index] = true;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  #flushPending(): void {
+    if (this.#pendingCb !== null && this.#send(this.#pendingItem)) {
+      const cb = this.#pendingCb;
+      this.#pendingCb = null;
+      this.#pendingItem = undefined;
+      cb();
+    }
+  }
+
+  #readFrom(instance: InstanceStream): void {
+    if (this.#blocked || this.destroyed) return;
+    let chunk: unknown;
+    while ((chunk = instance.read()) !== null) {
+      if (chunk === undefined) {
+        this.counters.skipped++;
+        continue;
+      }
+      this.counters.out++;
+      if (!this.push(chunk)) {
+        this.#blocked = true;
+        return;
+      }
+    }
+  }
+
+  override _read(): void {
+    this.#blocked = false;
+    for (const instance of this.#instances) {
+      this.#readFrom(instance);
+      if (this.#blocked) return;
+    }
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    for (const instance of this.#instances) instance.end();
+    callback();
+  }
+
+  override _destroy(err: Error | null, callback: (error: Error | null) => void): void {
+    if (!this.#completed) this.#abort.abort(err ?? new AbortError('The pipeline was torn down'));
+    if (!this.counters.endedAt) this.counters.endedAt = performance.now();
+    this.#pendingCb = null;
+    const open = this.#instances.filter((s) => !(s as Duplex).closed);
+    if (open.length === 0) {
+      callback(err);
+      return;
+    }
+    let waiting = open.length;
+    const closed = () => {
+      if (--waiting === 0) callback(err);
+    };
+    for (const instance of open) {
+      instance.once('close', closed);
+      (instance as Duplex).destroy();
+    }
+  }
+}
+
+function isDuplexLike(value: unknown): value is InstanceStream {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as Duplex).write === 'function' &&
+    typeof (value as Duplex).read === 'function' &&
+    typeof (value as Duplex).on === 'function' &&
+    typeof (value as Duplex).destroy === 'function'
+  );
+}

@@ -1,0 +1,85 @@
+/** Shared types of the public API. */
+
+/** What a step sees besides the item: cancellation, which instance it is, and its name. */
+export interface StepContext {
+  /** Aborted when the pipeline is torn down early (failure, abort, early `break`, destroy). */
+  readonly signal: AbortSignal;
+  /** Which parallel instance of the step this is (0-based). */
+  readonly index: number;
+  /** The step's name, as used in stats, errors and diagrams. */
+  readonly name: string;
+}
+
+/** A step's result: `undefined`/`null` (or a thrown `SkipEntry`) emits nothing for the item. */
+export type StepResult<O> = O | null | undefined | void;
+
+/** A plain (possibly async) function step. */
+export type StepFunction<I = any, O = any> = (
+  item: I,
+  ctx: StepContext,
+) => StepResult<O> | PromiseLike<StepResult<O>>;
+
+/** An iterator step: consumes the items reaching it and yields any number of outputs. */
+export type IterStepFunction<I = any, O = any> = (
+  items: AsyncIterable<I>,
+  ctx: StepContext,
+) => Iterable<O> | AsyncIterable<O>;
+
+/** Delay before retry number `attempt` (1 for the first retry). */
+export type RetryDelay = number | ((attempt: number) => number);
+
+/** Options every step accepts; a `Step` subclass receives the whole object in `initialize()`. */
+export interface StepOptions {
+  /** Name in stats, errors and diagrams (default: the function or class name). */
+  name?: string;
+  /** Bound of the step's stream buffers (default: the pipeline's). */
+  highWaterMark?: number;
+  /** Emit this step's outputs in input order (default: the pipeline's `ordered`). */
+  ordered?: boolean;
+  /** Extra attempts for an item whose processing throws (default: the pipeline's). */
+  maxRetries?: number;
+  /** Wait before a retry, in ms, or a function of the attempt number (default: the pipeline's). */
+  retryDelay?: RetryDelay;
+}
+
+/** Per-step figures, as plain JSON-serialisable data. */
+export interface StepStats {
+  name: string;
+  concurrency: number;
+  /** Items that entered the step. */
+  in: number;
+  /** Items the step emitted. */
+  out: number;
+  /** Items for which the step emitted nothing (returned undefined/null or threw SkipEntry). */
+  skipped: number;
+  /** Retry attempts made. */
+  retried: number;
+  /** Items whose retries ran out and that went to `onItemError`. */
+  failed: number;
+  /** Items being processed right now. */
+  busy: number;
+  /** Items waiting in the step's input buffer. */
+  queued: number;
+  /** Total time spent inside the step's function, summed over instances (ms). */
+  busyMs: number;
+  /** Items emitted per second since the step began. */
+  throughput: number;
+  /** Meta entries that passed the step. */
+  meta: number;
+}
+
+/** What `run()` and `stop()` resolve with. */
+export interface RunResult {
+  ok: true;
+  /** Items that came out of the last step. */
+  count: number;
+  /** Meta entries that reached the end of the pipeline. */
+  metaCount: number;
+  /** Wall time of the run in ms. */
+  durationMs: number;
+  /** Figures per step, in pipeline order. */
+  steps: StepStats[];
+}
+
+/** Called with an item whose retries ran out; the pipeline goes on without it. */
+export type ItemErrorHandler = (error: unknown, item: unknown, stepName: string) => unknown;
