@@ -7,4 +7,5 @@ module.exports = {
   coverageThreshold: { global: { lines: 90, statements: 90, functions: 90, branches: 80 } },
   coverageReporters: ['text-summary', 'lcov'],
   testTimeout: 10000,
+  setupFilesAfterEnv: ['<rootDir>/__tests__/support/leak-check.ts'],
 };

@@ -6,10 +6,7 @@
 
 /** Codes carried by errors this library creates. */
 export type PaipaErrorCode =
-  | 'ERR_PAIPA_INVALID_ARG'
-  | 'ERR_PAIPA_STATE'
-  | 'ERR_PAIPA_NO_INPUT'
-  | 'ABORT_ERR';
+  'ERR_PAIPA_INVALID_ARG' | 'ERR_PAIPA_STATE' | 'ERR_PAIPA_NO_INPUT' | 'ABORT_ERR';
 
 /** An error raised by the pipeline itself (not by a step). `code` tells which kind. */
 export class PaipaError extends Error {

@@ -18,19 +18,31 @@ export function joinStages(
   settle: (err: Error | null | undefined) => void,
 ): Duplex {
   const { highWaterMark, signal } = options;
-  const tap = through2({ objectMode: true, highWaterMark }, function (chunk: unknown, _enc, callback) {
-    let taken: unknown;
-    try {
-      taken = tally.take(chunk);
-    } catch (err) {
-      callback(toError(err));
-      return;
-    }
-    if (taken === true) callback(null, chunk);
-    else if (isThenable(taken)) taken.then(() => callback(), (err) => callback(toError(err)));
-    else callback();
+  const tap = through2(
+    { objectMode: true, highWaterMark },
+    function (chunk: unknown, _enc, callback) {
+      let taken: unknown;
+      try {
+        taken = tally.take(chunk);
+      } catch (err) {
+        callback(toError(err));
+        return;
+      }
+      if (taken === true) callback(null, chunk);
+      else if (isThenable(taken))
+        taken.then(
+          () => callback(),
+          (err) => callback(toError(err)),
+        );
+      else callback();
+    },
+  );
+  const Joined = pumpify.ctor({
+    autoDestroy: false,
+    destroy: false,
+    objectMode: true,
+    highWaterMark,
   });
-  const Joined = pumpify.ctor({ autoDestroy: false, destroy: false, objectMode: true, highWaterMark });
   const joined = new Joined([...stages, tap] as never) as unknown as Duplex;
 
   const onAbort = () => joined.destroy(new AbortError(undefined, { cause: signal?.reason }));

@@ -73,7 +73,9 @@ function planStep(spec: unknown, position: number, defaults: StepDefaults): Step
   const base = resolveKind(step, where);
   if (base.kind !== 'class') checkKnownKeys(`${where} options`, opts, ENGINE_STEP_KEYS);
   if (opts.name !== undefined && (typeof opts.name !== 'string' || opts.name === '')) {
-    throw invalidArg(`Expected \`${where} options.name\` to be a non-empty string, got ${describe(opts.name)}`);
+    throw invalidArg(
+      `Expected \`${where} options.name\` to be a non-empty string, got ${describe(opts.name)}`,
+    );
   }
   const highWaterMark = opts.highWaterMark ?? defaults.highWaterMark;
   checkInteger(`${where} options.highWaterMark`, highWaterMark, 1);
@@ -121,7 +123,9 @@ function resolveKind(step: unknown, where: string): StepBase {
   }
   if (typeof step === 'function') {
     if (/^class[\s{]/.test(Function.prototype.toString.call(step))) {
-      throw invalidArg(`${where}: class ${step.name} does not extend Step; extend Step or pass a function`);
+      throw invalidArg(
+        `${where}: class ${step.name} does not extend Step; extend Step or pass a function`,
+      );
     }
     return { kind: 'func', fn: step as StepFunction, name: step.name || undefined };
   }

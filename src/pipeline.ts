@@ -1,6 +1,7 @@
 import { pipeline as streamPipeline, type Duplex, type Writable } from 'readable-stream';
 import { AbortError, describe, invalidArg, isPrematureClose, PaipaError } from './errors';
 import { Source } from './ingest';
+import { itemBound } from './item-bound';
 import { planSteps, type StepPlan } from './normalize-steps';
 import { joinStages } from './join-stages';
 import { countingSink, IteratorSink, OutputTally } from './sinks';
@@ -16,6 +17,7 @@ import {
   checkRetryDelay,
   checkSignal,
 } from './validate';
+import { whenClosed } from './when-closed';
 import { WorkerStage } from './worker-stage';
 
 /** Options of a `Pipeline`. Step-level options of the same name override these per step. */
@@ -113,6 +115,14 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
     return this.#state === 'running';
   }
 
+  /**
+   * The most items this pipeline holds at once (see `itemBound` in the README's "Rate
+   * limiting"): it depends on the steps' highWaterMarks and concurrency, not on the input size.
+   */
+  get maxItemsInside(): number {
+    return itemBound(this.#plans, this.#options.highWaterMark);
+  }
+
   /** False once the pipeline has failed. */
   get ok(): boolean {
     return this.#state !== 'failed';
@@ -126,7 +136,9 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
    */
   put(item: I): boolean {
     if (item === null || item === undefined) {
-      throw invalidArg(`put() needs an item; got ${describe(item)}, which cannot travel through a stream`);
+      throw invalidArg(
+        `put() needs an item; got ${describe(item)}, which cannot travel through a stream`,
+      );
     }
     return this.#input('put()').add(item);
   }
@@ -167,7 +179,11 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
 
   /** Ends the input: the pipeline finishes once every item put so far has passed every step. */
   finish(): this {
-    if (this.#mode === 'stream') throw this.#stateError('finish()', 'in stream() mode the input is the stream: call end() on it');
+    if (this.#mode === 'stream')
+      throw this.#stateError(
+        'finish()',
+        'in stream() mode the input is the stream: call end() on it',
+      );
     this.#closeInput('finish()');
     return this;
   }
@@ -177,7 +193,8 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
    * has passed every step and every stream has closed; rejects with the first error.
    */
   async run(): Promise<RunResult> {
-    if (this.#mode !== null) throw this.#stateError('run()', `the pipeline was already used with ${this.#mode}()`);
+    if (this.#mode !== null)
+      throw this.#stateError('run()', `the pipeline was already used with ${this.#mode}()`);
     if (!this.#hasInput) {
       throw new PaipaError(
         'ERR_PAIPA_NO_INPUT',
@@ -192,7 +209,8 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
 
   /** Starts continuous mode: keep feeding with `put()`, then `await stop()`. */
   start(): this {
-    if (this.#mode !== null) throw this.#stateError('start()', `the pipeline was already used with ${this.#mode}()`);
+    if (this.#mode !== null)
+      throw this.#stateError('start()', `the pipeline was already used with ${this.#mode}()`);
     this.#mode = 'start';
     const tally = new OutputTally(this.#options.onMeta);
     this.#completion = this.#execute(tally, countingSink(tally, this.#options.highWaterMark));
@@ -231,9 +249,13 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
   }
 
   async *#iterate(): AsyncGenerator<O> {
-    if (this.#mode !== null) throw this.#stateError('for await', `the pipeline was already used with ${this.#mode}()`);
+    if (this.#mode !== null)
+      throw this.#stateError('for await', `the pipeline was already used with ${this.#mode}()`);
     if (!this.#hasInput) {
-      throw new PaipaError('ERR_PAIPA_NO_INPUT', 'for await over a pipeline with no input: call put(), putAll() or putIterable() first');
+      throw new PaipaError(
+        'ERR_PAIPA_NO_INPUT',
+        'for await over a pipeline with no input: call put(), putAll() or putIterable() first',
+      );
     }
     this.#mode = 'iterate';
     this.#closeInput('for await');
@@ -241,26 +263,26 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
     const sink = new IteratorSink(tally, this.#options.highWaterMark);
     const completion = this.#execute(tally, sink);
     completion.catch(() => {});
-    let brokeOut = true;
+    let reachedEnd = false;
     try {
       for (;;) {
         const { done, value } = await sink.next();
         if (done) break;
         yield value as O;
       }
-      brokeOut = false;
+      reachedEnd = true;
     } finally {
-      if (brokeOut && !sink.destroyed) {
+      if (!reachedEnd) {
+        // The consumer left early (break, return or a throw in its loop body): tear down and
+        // wait for every stream to close. Our own teardown is not a failure, and any error
+        // raised meanwhile is moot for a consumer that has already gone.
         this.#cancelled = true;
         sink.destroy();
-      }
-      try {
-        await completion;
-      } catch (err) {
-        // Our own early teardown shows up as a premature close: that is not a failure.
-        if (!(brokeOut && isPrematureClose(err))) throw err;
+        await completion.catch(() => {});
       }
     }
+    // The outputs ended: either the run completed or it failed; a failure is thrown here.
+    await completion;
   }
 
   /**
@@ -269,9 +291,13 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
    * any stream; `put()` is not available in this mode.
    */
   stream(): Duplex {
-    if (this.#mode !== null) throw this.#stateError('stream()', `the pipeline was already used with ${this.#mode}()`);
+    if (this.#mode !== null)
+      throw this.#stateError('stream()', `the pipeline was already used with ${this.#mode}()`);
     if (this.#hasInput) {
-      throw this.#stateError('stream()', 'its input is the stream itself, but put()/putIterable() was already used');
+      throw this.#stateError(
+        'stream()',
+        'its input is the stream itself, but put()/putIterable() was already used',
+      );
     }
     this.#mode = 'stream';
     this.#inputClosedBy = 'stream()';
@@ -329,13 +355,27 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
       const onAbort = () => source.destroy(new AbortError(undefined, { cause: signal?.reason }));
       if (signal?.aborted) onAbort();
       else signal?.addEventListener('abort', onAbort, { once: true });
-      streamPipeline([source, ...this.#stages, sink] as never, (err?: Error | null) => {
+      const streams = [source, ...this.#stages, sink];
+      streamPipeline(streams as never, (err?: Error | null) => {
         signal?.removeEventListener('abort', onAbort);
-        const result = this.#settle(err);
-        if (err) reject(err);
-        else resolve(result!);
+        void whenClosed(streams as never).then(() => {
+          err ??= this.#shutdownError();
+          const result = this.#settle(err);
+          if (err) reject(err);
+          else resolve(result!);
+        });
       });
     });
+  }
+
+  /** A shutdown hook's failure surfaces after the data has flowed: it still fails the run. */
+  #shutdownError(): Error | undefined {
+    for (const stage of this.#stages) {
+      if (stage instanceof WorkerStage && stage.shutdownError !== undefined) {
+        return stage.shutdownError as Error;
+      }
+    }
+    return undefined;
   }
 
   /** Records the outcome once; returns the result on success. */

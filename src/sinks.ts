@@ -27,7 +27,11 @@ export class OutputTally {
 type Callback = (err?: Error | null) => void;
 
 function settleMeta(result: unknown, callback: Callback): void {
-  if (isThenable(result)) result.then(() => callback(), (err) => callback(toError(err)));
+  if (isThenable(result))
+    result.then(
+      () => callback(),
+      (err) => callback(toError(err)),
+    );
   else callback();
 }
 

@@ -74,7 +74,10 @@ export function iterStep<I, O>(fn: IterStepFunction<I, O>, name?: string): IterS
  * @example
  * new Pipeline([[streamStep(() => zlib.createGzip()), 1]]);
  */
-export function streamStep<I = any, O = any>(factory: StreamFactory, name?: string): StreamStep<I, O> {
+export function streamStep<I = any, O = any>(
+  factory: StreamFactory,
+  name?: string,
+): StreamStep<I, O> {
   checkFunction('streamStep(factory)', factory);
   return { [kind]: 'stream', factory, name: name ?? (factory.name || undefined) };
 }

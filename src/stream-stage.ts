@@ -1,5 +1,6 @@
 import { Duplex, finished } from 'readable-stream';
 import { AbortError, annotateError, describe, invalidArg } from './errors';
+import { IterInstance } from './iter-instance';
 import { isMeta } from './meta';
 import type { StepPlan } from './normalize-steps';
 import { StepCounters } from './step-counters';
@@ -56,7 +57,9 @@ export class StreamStage extends Duplex {
       }
       callback();
     } catch (err) {
-      callback(annotateError(err as Error, { step: this.#plan.name, instance: this.#instances.length }));
+      callback(
+        annotateError(err as Error, { step: this.#plan.name, instance: this.#instances.length }),
+      );
     }
   }
 
@@ -64,8 +67,7 @@ export class StreamStage extends Duplex {
     const plan = this.#plan;
     const ctx: StepContext = Object.freeze({ signal: this.#abort.signal, index, name: plan.name });
     if (plan.kind === 'iter') {
-      const fn = plan.iterFn!;
-      return Duplex.from(((source: AsyncIterable<unknown>) => fn(source, ctx)) as never);
+      return new IterInstance(plan.iterFn!, ctx, plan.highWaterMark);
     }
     const stream = plan.factory!(ctx);
     if (!isDuplexLike(stream)) {

@@ -5,7 +5,12 @@ import { describe, invalidArg, outOfRange } from './errors';
  * received, so a mistake is fixed from the message alone.
  */
 
-export function checkInteger(name: string, value: unknown, min: number, allowInfinity = false): number {
+export function checkInteger(
+  name: string,
+  value: unknown,
+  min: number,
+  allowInfinity = false,
+): number {
   if (
     typeof value !== 'number' ||
     !(Number.isInteger(value) || (allowInfinity && value === Infinity)) ||

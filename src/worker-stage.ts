@@ -47,6 +47,8 @@ interface Slot {
  */
 export class WorkerStage extends Duplex {
   readonly counters: StepCounters;
+  /** The first error of a shutdown hook, if any. */
+  shutdownError: unknown = undefined;
   readonly #plan: StepPlan;
   readonly #hooks: StageHooks;
   readonly #abort = new AbortController();
@@ -87,7 +89,11 @@ export class WorkerStage extends Duplex {
     const plan = this.#plan;
     const shared: Record<string, unknown> = {};
     for (let index = 0; index < plan.concurrency; index++) {
-      const ctx: StepContext = Object.freeze({ signal: this.#abort.signal, index, name: plan.name });
+      const ctx: StepContext = Object.freeze({
+        signal: this.#abort.signal,
+        index,
+        name: plan.name,
+      });
       let worker: Worker;
       if (plan.kind === 'class') {
         // Constructed in _construct so that a throwing constructor fails the run, not `new Pipeline`.
@@ -135,7 +141,9 @@ export class WorkerStage extends Duplex {
       await this.#guardAsync(() => worker.step!.initialize(plan.options), index);
       worker.initialized = true;
     });
-    await this.#allInstances((worker, index) => this.#guardAsync(() => worker.step!.start(), index));
+    await this.#allInstances((worker, index) =>
+      this.#guardAsync(() => worker.step!.start(), index),
+    );
   }
 
   /** Runs a hook on every instance concurrently; waits for all, then throws the first failure. */
@@ -325,17 +333,28 @@ export class WorkerStage extends Duplex {
       pass(undefined);
       return;
     }
+    // As in paipa, a processMeta that throws SkipEntry drops the entry; any other error fails.
+    const fail = (err: unknown) => {
+      if (isSkip(err)) {
+        this.#emit(slot, undefined);
+        this.#release(worker);
+      } else {
+        this.destroy(
+          toError(annotateError(err, { step: this.#plan.name, instance: worker.ctx.index })),
+        );
+      }
+    };
     let result: unknown;
     try {
       result = worker.step.processMeta(meta.value);
     } catch (err) {
-      this.destroy(toError(annotateError(err, { step: this.#plan.name, instance: worker.ctx.index })));
+      fail(err);
       return;
     }
     if (isThenable(result)) {
-      result.then(pass, (err) =>
-        this.destroy(toError(annotateError(err, { step: this.#plan.name, instance: worker.ctx.index }))),
-      );
+      result.then(pass, (err) => {
+        if (!this.destroyed) fail(err);
+      });
     } else {
       pass(result === meta.value ? undefined : result);
     }
@@ -382,7 +401,12 @@ export class WorkerStage extends Duplex {
     this.#finalCb = null;
     this.#shutDown().then(
       () => callback(err),
-      (hookErr) => callback(err ?? hookErr),
+      (hookErr) => {
+        // After a clean end the pipeline has already reported success to the stream machinery;
+        // keep the hook's error where the pipeline looks for it once every stream has closed.
+        this.shutdownError = hookErr;
+        callback(err ?? hookErr);
+      },
     );
   }
 
