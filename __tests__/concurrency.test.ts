@@ -143,3 +143,82 @@ describe('rate limiting', () => {
     expect(p.maxItemsInside).toBe(2 * 2 + 2 * 2 + 2 * 1);
   });
 });
+
+describe('consecutive concurrency-1 steps (one shared stage)', () => {
+  test('two async concurrency-1 steps still overlap: the first takes the next item while the second works', async () => {
+    let aBusy = false;
+    let overlapped = 0;
+    const p = new Pipeline([
+      async (n: number) => {
+        aBusy = true;
+        await delay(2);
+        aBusy = false;
+        return n;
+      },
+      async (n: number) => {
+        await delay(1);
+        if (aBusy) overlapped++;
+        return n;
+      },
+    ]);
+    p.putAll(range(20));
+    expect((await p.run()).count).toBe(20);
+    expect(overlapped).toBeGreaterThan(5);
+  });
+
+  test('each step keeps its own figures', async () => {
+    const p = new Pipeline([
+      (n: number) => n + 1,
+      (n: number) => (n % 2 ? n : undefined),
+      (n: number) => n * 10,
+    ]);
+    p.putAll(range(10));
+    const result = await p.run();
+    expect(result.steps.map((s) => [s.in, s.out, s.skipped])).toEqual([
+      [10, 10, 0],
+      [10, 5, 5],
+      [5, 5, 0],
+    ]);
+  });
+
+  test('an error in the middle step names that step', async () => {
+    const boom = new Error('middle');
+    const p = new Pipeline([
+      function first(n: number) {
+        return n;
+      },
+      function middle(n: number) {
+        if (n === 3) throw boom;
+        return n;
+      },
+      function last(n: number) {
+        return n;
+      },
+    ]);
+    p.putAll(range(5));
+    await expect(p.run()).rejects.toBe(boom);
+    expect((boom as Error & { paipa: unknown }).paipa).toEqual({ step: 'middle', instance: 0 });
+  });
+
+  test('a slow last step holds the earlier ones back within its buffer', async () => {
+    let started = 0;
+    let finished = 0;
+    let maxGap = 0;
+    const p = new Pipeline(
+      [
+        (n: number) => (started++, n),
+        async (n: number) => {
+          await nextTurn();
+          finished++;
+          maxGap = Math.max(maxGap, started - finished);
+          return n;
+        },
+      ],
+      { highWaterMark: 3 },
+    );
+    p.putAll(range(200));
+    await p.run();
+    // first step's output waits in a queue bounded by the second step's highWaterMark
+    expect(maxGap).toBeLessThanOrEqual(3 + 1);
+  });
+});

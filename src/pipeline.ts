@@ -1,12 +1,12 @@
 import { pipeline as streamPipeline, type Duplex, type Writable } from 'readable-stream';
 import { AbortError, describe, invalidArg, isPrematureClose, PaipaError } from './errors';
+import { buildStages, stageCounters, type Stage } from './build-stages';
 import { Source } from './ingest';
 import { itemBound } from './item-bound';
 import { planSteps, type StepPlan } from './normalize-steps';
 import { joinStages } from './join-stages';
 import { countingSink, IteratorSink, OutputTally } from './sinks';
 import { StepCounters } from './step-counters';
-import { StreamStage } from './stream-stage';
 import type { ItemErrorHandler, RetryDelay, RunResult, StepStats } from './types';
 import {
   checkBoolean,
@@ -51,7 +51,6 @@ const PIPELINE_KEYS = [
   'onFail',
 ] as const;
 
-type Stage = WorkerStage | StreamStage;
 type Mode = 'run' | 'start' | 'iterate' | 'stream';
 
 const asyncDispose: typeof Symbol.asyncDispose =
@@ -235,7 +234,7 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
 
   /** Figures per step, readable at any time (zeros before the pipeline starts). */
   stats(): StepStats[] {
-    if (this.#stages.length > 0) return this.#stages.map((s) => s.counters.snapshot());
+    if (this.#stages.length > 0) return stageCounters(this.#stages).map((c) => c.snapshot());
     return this.#plans.map((p) => new StepCounters(p.name, p.concurrency).snapshot());
   }
 
@@ -303,7 +302,7 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
     this.#inputClosedBy = 'stream()';
     const tally = new OutputTally(this.#options.onMeta);
     this.#tally = tally;
-    this.#stages = this.#plans.map((plan) => this.#makeStage(plan));
+    this.#stages = buildStages(this.#plans, { onItemError: this.#options.onItemError });
     this.#begin();
     return joinStages(this.#stages, tally, this.#options, (err) => this.#settle(err));
   }
@@ -334,12 +333,6 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
     return new PaipaError('ERR_PAIPA_STATE', `${method} is not possible: ${why}`);
   }
 
-  #makeStage(plan: StepPlan): Stage {
-    return plan.kind === 'func' || plan.kind === 'class'
-      ? new WorkerStage(plan, { onItemError: this.#options.onItemError })
-      : new StreamStage(plan);
-  }
-
   #begin(): void {
     this.#state = 'running';
     this.#startedAt = performance.now();
@@ -348,7 +341,7 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
   #execute(tally: OutputTally, sink: Writable): Promise<RunResult> {
     const source = (this.#source ??= new Source(this.#options.highWaterMark));
     this.#tally = tally;
-    this.#stages = this.#plans.map((plan) => this.#makeStage(plan));
+    this.#stages = buildStages(this.#plans, { onItemError: this.#options.onItemError });
     this.#begin();
     const signal = this.#options.signal;
     return new Promise<RunResult>((resolve, reject) => {

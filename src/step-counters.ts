@@ -1,5 +1,8 @@
 import type { StepStats } from './types';
 
+const EXACT_CALLS = 1024;
+const SAMPLE_EVERY = 32;
+
 /**
  * Live figures of one step, updated by its stage on the hot path (plain field increments, no
  * allocation) and turned into a `StepStats` snapshot on demand.
@@ -16,6 +19,22 @@ export class StepCounters {
   queued: () => number = () => 0;
   startedAt = 0;
   endedAt = 0;
+
+  #calls = 0;
+
+  /**
+   * Whether to time this call. Every call is timed up to EXACT_CALLS, then one in SAMPLE_EVERY,
+   * each sample standing for SAMPLE_EVERY calls: `busyMs` stays exact for short runs and
+   * unbiased for long ones, at a fraction of the clock reads.
+   */
+  shouldTime(): boolean {
+    const n = ++this.#calls;
+    return n <= EXACT_CALLS || (n & (SAMPLE_EVERY - 1)) === 0;
+  }
+
+  addBusy(ms: number): void {
+    this.busyMs += this.#calls <= EXACT_CALLS ? ms : ms * SAMPLE_EVERY;
+  }
 
   constructor(
     readonly name: string,

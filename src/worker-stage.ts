@@ -1,177 +1,112 @@
 import { Duplex } from 'readable-stream';
-import { AbortError, annotateError, isSkip } from './errors';
-import { isMeta, MetaEntry } from './meta';
+import { AbortError } from './errors';
 import type { StepPlan } from './normalize-steps';
-import type { Step } from './step';
-import { StepCounters } from './step-counters';
-import { isThenable, toError } from './thenable';
-import type { ItemErrorHandler, StepContext } from './types';
+import { StepRunner, type RunnerHost } from './step-runner';
+import type { ItemErrorHandler } from './types';
 
-/** What a stage needs from its pipeline besides its own plan. */
+/** What a stage needs from its pipeline besides its own plans. */
 export interface StageHooks {
   onItemError?: ItemErrorHandler;
 }
 
-/** One parallel instance of a function or class step: a processing slot of capacity one. */
-interface Worker {
-  readonly ctx: StepContext;
-  readonly call: (item: unknown, ctx: StepContext) => unknown;
-  readonly step?: Step;
-  initialized: boolean;
-  retryTimer?: NodeJS.Timeout;
-}
-
-/** An output slot for ordered mode: filled when its item completes, emitted in slot order. */
-interface Slot {
-  done: boolean;
-  value: unknown;
-}
+type Callback = (err?: Error | null) => void;
 
 /**
- * The stage of a function or `Step`-class step: one Duplex holding `concurrency` workers.
+ * The stage of function and `Step`-class steps: one Duplex hosting a `StepRunner` (a step's
+ * `concurrency` workers), or a chain of concurrency-1 runners.
  *
  * Fan-out: `_write` hands each item to an idle worker and only then acknowledges the write, so
  * a busy stage stops accepting input and the upstream buffers fill: that is the rate limit.
  * A slow worker never stalls the others, because items go to whichever worker is idle.
- * Merge: each result is pushed as it completes (unordered) or through a window of slots in
- * input order (ordered). When `push()` reports a full readable buffer, no new item is started
- * until `_read` is called; items already running still deliver (at most `concurrency`).
+ * Merge: results are pushed as they complete (or in input order, see `StepRunner`); when
+ * `push()` reports a full readable buffer no new item starts until `_read`.
  *
- * Bound: the stage holds at most `highWaterMark` items in its writable buffer, one pending
- * write, `concurrency` items in flight, and `highWaterMark + concurrency` outputs in its readable
- * buffer; in ordered mode the window of dispatched-but-unemitted items is capped at
- * `concurrency + highWaterMark`.
+ * Fusion: consecutive concurrency-1 steps share one stage (one stream hop instead of several,
+ * which is most of the per-item cost of cheap steps). Between two runners of the chain sits a
+ * queue bounded by the next step's highWaterMark, so each step still has its own worker, its
+ * own buffer and its own figures, and an async step still overlaps with the steps around it.
+ *
+ * Bound: the stage holds at most its writable buffer (first step's highWaterMark), each
+ * runner's in-flight items and inner queue, and its readable buffer (last step's highWaterMark
+ * plus the results of calls already running). See `itemBound`.
  *
  * Teardown: `_destroy` aborts `ctx.signal`, cancels retry timers and runs the shutdown hooks
  * exactly once; it never waits for in-flight work, whose late results are dropped.
  */
 export class WorkerStage extends Duplex {
-  readonly counters: StepCounters;
+  readonly runners: StepRunner[];
   /** The first error of a shutdown hook, if any. */
   shutdownError: unknown = undefined;
-  readonly #plan: StepPlan;
-  readonly #hooks: StageHooks;
   readonly #abort = new AbortController();
-  #workers: Worker[] = [];
-  #idle: Worker[] = [];
+  /** queues[i] holds outputs of runner i waiting for runner i + 1. */
+  readonly #queues: unknown[][];
   #pendingItem: unknown = undefined;
-  #pendingCb: ((err?: Error | null) => void) | null = null;
-  #finalCb: ((err?: Error | null) => void) | null = null;
-  #blocked = false;
-  #inFlight = 0;
-  #stepInitialized = false;
+  #pendingCb: Callback | null = null;
+  #finalCb: Callback | null = null;
   #completed = false;
-  readonly #ordered: boolean;
-  readonly #windowLimit: number;
-  #window: Slot[] = [];
-  #windowHead = 0;
+  #pumping = false;
+  /** Items waiting in the inner queues, summed. */
+  #queued = 0;
+  readonly #hosts: RunnerHost[] = [];
 
-  constructor(plan: StepPlan, hooks: StageHooks = {}) {
+  constructor(plans: readonly StepPlan[], hooks: StageHooks = {}) {
+    const first = plans[0];
+    const last = plans[plans.length - 1];
     super({
       objectMode: true,
-      readableHighWaterMark: plan.highWaterMark,
-      writableHighWaterMark: plan.highWaterMark,
+      writableHighWaterMark: first.highWaterMark,
+      readableHighWaterMark: last.highWaterMark,
     });
-    this.#plan = plan;
-    this.#hooks = hooks;
-    this.#ordered = plan.ordered && plan.concurrency > 1;
-    this.#windowLimit = plan.concurrency + plan.highWaterMark;
-    this.counters = new StepCounters(plan.name, plan.concurrency);
-    this.counters.queued = () => this.writableLength + (this.#pendingCb ? 1 : 0);
-    this.#createWorkers();
-  }
-
-  get signal(): AbortSignal {
-    return this.#abort.signal;
-  }
-
-  #createWorkers(): void {
-    const plan = this.#plan;
-    const shared: Record<string, unknown> = {};
-    for (let index = 0; index < plan.concurrency; index++) {
-      const ctx: StepContext = Object.freeze({
+    this.runners = plans.map((plan) => new StepRunner(plan));
+    this.#queues = plans.slice(1).map(() => []);
+    this.runners.forEach((runner, i) => {
+      const isLast = i === plans.length - 1;
+      const host: RunnerHost = {
+        output: isLast ? (value) => this.push(value) : (value) => this.#handOn(i, value),
+        // The common case (nothing waiting anywhere) must cost next to nothing per item.
+        released: () => {
+          if (this.#pendingCb !== null || this.#queued > 0 || this.#finalCb !== null) this.#pump();
+        },
+        fail: (err) => this.destroy(err),
+        stopped: false,
         signal: this.#abort.signal,
-        index,
-        name: plan.name,
-      });
-      let worker: Worker;
-      if (plan.kind === 'class') {
-        // Constructed in _construct so that a throwing constructor fails the run, not `new Pipeline`.
-        worker = { ctx, call: notReady, initialized: false };
-      } else {
-        worker = { ctx, call: plan.fn!, initialized: true };
-      }
-      this.#workers.push(worker);
-    }
-    // Idle is a stack: a lightly loaded stage keeps reusing the same (warm) worker.
-    this.#idle = this.#workers.slice().reverse();
-    this.#shared = shared;
+        onItemError: hooks.onItemError,
+      };
+      this.#hosts.push(host);
+      runner.attach(host);
+      runner.counters.queued =
+        i === 0 ? () => this.writableLength : () => this.#queues[i - 1].length;
+    });
   }
 
-  #shared: Record<string, unknown> = {};
+  /** Passes runner i's output to runner i + 1, or queues it; false when the queue is full. */
+  #handOn(i: number, value: unknown): boolean {
+    const next = this.runners[i + 1];
+    const queue = this.#queues[i];
+    if (queue.length === 0 && next.canAccept()) {
+      next.accept(value);
+      return true;
+    }
+    queue.push(value);
+    this.#queued++;
+    return queue.length < next.plan.highWaterMark;
+  }
 
-  _construct(callback: (err?: Error | null) => void): void {
-    if (this.#plan.kind !== 'class') {
+  _construct(callback: Callback): void {
+    if (this.runners.every((r) => r.plan.kind !== 'class')) {
       callback();
       return;
     }
-    this.#setUpClassWorkers().then(
-      () => callback(),
-      (err) => callback(err),
-    );
+    // Runners set up one after another: a pipeline's steps initialize in order.
+    this.runners
+      .reduce((prev, runner) => prev.then(() => runner.setUp()), Promise.resolve())
+      .then(() => callback(), callback);
   }
 
-  async #setUpClassWorkers(): Promise<void> {
-    const plan = this.#plan;
-    const Ctor = plan.ctor!;
-    const steps: Step[] = [];
-    for (const [index, worker] of this.#workers.entries()) {
-      const step = this.#guard(() => new Ctor(), index);
-      step.index = index;
-      step.shared = this.#shared;
-      step.name = plan.name;
-      step.options = plan.options;
-      steps.push(step);
-      (worker as { step?: Step }).step = step;
-      (worker as { call: Worker['call'] }).call = (item, ctx) => step.process(item, ctx);
-    }
-    await this.#guardAsync(() => steps[0].stepInitialize(), 0);
-    this.#stepInitialized = true;
-    await this.#allInstances(async (worker, index) => {
-      await this.#guardAsync(() => worker.step!.initialize(plan.options), index);
-      worker.initialized = true;
-    });
-    await this.#allInstances((worker, index) =>
-      this.#guardAsync(() => worker.step!.start(), index),
-    );
-  }
-
-  /** Runs a hook on every instance concurrently; waits for all, then throws the first failure. */
-  async #allInstances(hook: (worker: Worker, index: number) => Promise<void>): Promise<void> {
-    const results = await Promise.allSettled(this.#workers.map(hook));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
-  }
-
-  #guard<T>(fn: () => T, instance: number): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw annotateError(err, { step: this.#plan.name, instance });
-    }
-  }
-
-  async #guardAsync(fn: () => unknown, instance: number): Promise<void> {
-    try {
-      await fn();
-    } catch (err) {
-      throw annotateError(err, { step: this.#plan.name, instance });
-    }
-  }
-
-  override _write(chunk: unknown, _enc: string, callback: (err?: Error | null) => void): void {
-    if (this.#canDispatch()) {
-      this.#dispatch(chunk);
+  override _write(chunk: unknown, _enc: string, callback: Callback): void {
+    const first = this.runners[0];
+    if (first.canAccept()) {
+      first.accept(chunk);
       callback();
     } else {
       this.#pendingItem = chunk;
@@ -180,257 +115,84 @@ export class WorkerStage extends Duplex {
   }
 
   override _read(): void {
-    this.#blocked = false;
+    this.runners[this.runners.length - 1].blocked = false;
     this.#pump();
   }
 
-  override _final(callback: (err?: Error | null) => void): void {
+  override _final(callback: Callback): void {
     this.#finalCb = callback;
     this.#pump();
   }
 
-  #canDispatch(): boolean {
-    return (
-      this.#idle.length > 0 &&
-      !this.#blocked &&
-      (!this.#ordered || this.#window.length - this.#windowHead < this.#windowLimit)
-    );
-  }
-
-  /** Moves the stage forward after any state change: start a waiting item, or finish. */
+  /** Moves work forward after any change: inner queues, then a waiting write, then the end. */
   #pump(): void {
-    if (this.#pendingCb !== null && this.#canDispatch()) {
-      const cb = this.#pendingCb;
-      const item = this.#pendingItem;
-      this.#pendingCb = null;
-      this.#pendingItem = undefined;
-      this.#dispatch(item);
-      cb();
-    }
-    if (this.#finalCb !== null && this.#inFlight === 0 && this.#pendingCb === null) {
-      const cb = this.#finalCb;
-      this.#finalCb = null;
-      this.#completed = true;
-      this.counters.endedAt = performance.now();
-      this.push(null);
-      cb();
-    }
-  }
-
-  #dispatch(chunk: unknown): void {
-    const worker = this.#idle.pop()!;
-    this.#inFlight++;
-    const slot = this.#ordered ? this.#openSlot() : null;
-    if (this.counters.startedAt === 0) this.counters.startedAt = performance.now();
-    if (isMeta(chunk)) {
-      this.#handleMeta(worker, chunk, slot);
-      return;
-    }
-    this.counters.in++;
-    this.counters.busy++;
-    this.#attempt(worker, chunk, slot, 0);
-  }
-
-  #openSlot(): Slot {
-    const slot: Slot = { done: false, value: undefined };
-    this.#window.push(slot);
-    return slot;
-  }
-
-  #attempt(worker: Worker, item: unknown, slot: Slot | null, attempt: number): void {
-    const t0 = performance.now();
-    let result: unknown;
+    // Re-entrant calls (a runner finishing synchronously inside accept) are folded into the
+    // running loop, which repeats until nothing moves.
+    if (this.#pumping) return;
+    this.#pumping = true;
     try {
-      result = worker.call(item, worker.ctx);
-    } catch (err) {
-      this.counters.busyMs += performance.now() - t0;
-      this.#failed(worker, item, slot, attempt, err);
-      return;
-    }
-    if (isThenable(result)) {
-      result.then(
-        (value) => {
-          this.counters.busyMs += performance.now() - t0;
-          this.#done(worker, slot, value);
-        },
-        (err) => {
-          this.counters.busyMs += performance.now() - t0;
-          this.#failed(worker, item, slot, attempt, err);
-        },
-      );
-    } else {
-      this.counters.busyMs += performance.now() - t0;
-      this.#done(worker, slot, result);
-    }
-  }
-
-  #done(worker: Worker, slot: Slot | null, value: unknown): void {
-    // A result that arrives after teardown belongs to nobody: drop it.
-    if (this.destroyed) return;
-    this.counters.busy--;
-    if (value === undefined || value === null) this.counters.skipped++;
-    this.#emit(slot, value);
-    this.#release(worker);
-  }
-
-  #failed(worker: Worker, item: unknown, slot: Slot | null, attempt: number, err: unknown): void {
-    if (this.destroyed) return;
-    if (isSkip(err)) {
-      this.#done(worker, slot, undefined);
-      return;
-    }
-    const plan = this.#plan;
-    if (attempt < plan.maxRetries) {
-      this.counters.retried++;
-      const delay =
-        typeof plan.retryDelay === 'function' ? plan.retryDelay(attempt + 1) : plan.retryDelay;
-      if (delay > 0) {
-        worker.retryTimer = setTimeout(() => {
-          worker.retryTimer = undefined;
-          this.#attempt(worker, item, slot, attempt + 1);
-        }, delay);
-      } else {
-        this.#attempt(worker, item, slot, attempt + 1);
+      let moved = true;
+      while (moved && !this.destroyed) {
+        moved = false;
+        for (let i = this.#queues.length - 1; i >= 0; i--) {
+          const queue = this.#queues[i];
+          const next = this.runners[i + 1];
+          while (queue.length > 0 && next.canAccept()) {
+            this.#queued--;
+            next.accept(queue.shift());
+            moved = true;
+          }
+          if (queue.length < next.plan.highWaterMark && this.runners[i].blocked) {
+            this.runners[i].blocked = false;
+            moved = true;
+          }
+        }
+        if (this.#pendingCb !== null && this.runners[0].canAccept()) {
+          const cb = this.#pendingCb;
+          const item = this.#pendingItem;
+          this.#pendingCb = null;
+          this.#pendingItem = undefined;
+          this.runners[0].accept(item);
+          cb();
+          moved = true;
+        }
       }
-      return;
+    } finally {
+      this.#pumping = false;
     }
-    annotateError(err, { step: plan.name, instance: worker.ctx.index });
-    const onItemError = this.#hooks.onItemError;
-    if (!onItemError) {
-      this.destroy(toError(err));
-      return;
-    }
-    // Dead letter: the handler takes the item and the pipeline goes on; a throwing handler fails it.
-    this.counters.failed++;
-    let handled: unknown;
-    try {
-      handled = onItemError(err, item, plan.name);
-    } catch (handlerErr) {
-      this.destroy(toError(handlerErr));
-      return;
-    }
-    const finish = () => {
-      if (this.destroyed) return;
-      this.counters.busy--;
-      this.#emit(slot, undefined);
-      this.#release(worker);
-    };
-    if (isThenable(handled)) {
-      handled.then(finish, (handlerErr) => this.destroy(toError(handlerErr)));
-    } else {
-      finish();
-    }
+    this.#maybeEnd();
   }
 
-  #handleMeta(worker: Worker, meta: MetaEntry, slot: Slot | null): void {
-    this.counters.meta++;
-    const pass = (replacement: unknown) => {
-      if (this.destroyed) return;
-      this.#emit(slot, replacement === undefined ? meta : new MetaEntry(replacement));
-      this.#release(worker);
-    };
-    if (!worker.step) {
-      pass(undefined);
-      return;
-    }
-    // As in paipa, a processMeta that throws SkipEntry drops the entry; any other error fails.
-    const fail = (err: unknown) => {
-      if (isSkip(err)) {
-        this.#emit(slot, undefined);
-        this.#release(worker);
-      } else {
-        this.destroy(
-          toError(annotateError(err, { step: this.#plan.name, instance: worker.ctx.index })),
-        );
-      }
-    };
-    let result: unknown;
-    try {
-      result = worker.step.processMeta(meta.value);
-    } catch (err) {
-      fail(err);
-      return;
-    }
-    if (isThenable(result)) {
-      result.then(pass, (err) => {
-        if (!this.destroyed) fail(err);
-      });
-    } else {
-      pass(result === meta.value ? undefined : result);
-    }
-  }
-
-  #emit(slot: Slot | null, value: unknown): void {
-    if (slot === null) {
-      this.#push(value);
-      return;
-    }
-    slot.done = true;
-    slot.value = value;
-    const window = this.#window;
-    while (this.#windowHead < window.length && window[this.#windowHead].done) {
-      const head = window[this.#windowHead];
-      window[this.#windowHead++] = undefined as unknown as Slot;
-      this.#push(head.value);
-    }
-    // Compact now and then so the window array does not grow with the item count.
-    if (this.#windowHead > 1024 && this.#windowHead * 2 > window.length) {
-      this.#window = window.slice(this.#windowHead);
-      this.#windowHead = 0;
-    }
-  }
-
-  #push(value: unknown): void {
-    if (value === undefined || value === null) return;
-    if (!isMeta(value)) this.counters.out++;
-    if (!this.push(value)) this.#blocked = true;
-  }
-
-  #release(worker: Worker): void {
-    this.#inFlight--;
-    this.#idle.push(worker);
-    this.#pump();
+  #maybeEnd(): void {
+    if (this.#finalCb === null || this.#pendingCb !== null) return;
+    if (this.#queued > 0 || this.runners.some((r) => r.inFlight > 0)) return;
+    const cb = this.#finalCb;
+    this.#finalCb = null;
+    this.#completed = true;
+    const now = performance.now();
+    for (const r of this.runners) r.counters.endedAt = now;
+    this.push(null);
+    cb();
   }
 
   override _destroy(err: Error | null, callback: (error: Error | null) => void): void {
+    for (const host of this.#hosts) host.stopped = true;
     if (!this.#completed) this.#abort.abort(err ?? new AbortError('The pipeline was torn down'));
-    if (!this.counters.endedAt) this.counters.endedAt = performance.now();
-    this.counters.busy = 0;
-    for (const worker of this.#workers) clearTimeout(worker.retryTimer);
     this.#pendingCb = null;
     this.#finalCb = null;
-    this.#shutDown().then(
-      () => callback(err),
-      (hookErr) => {
-        // After a clean end the pipeline has already reported success to the stream machinery;
-        // keep the hook's error where the pipeline looks for it once every stream has closed.
-        this.shutdownError = hookErr;
-        callback(err ?? hookErr);
-      },
-    );
-  }
-
-  /** Runs `shutdown()` on each initialized instance, then `stepShutdown()`: each exactly once. */
-  async #shutDown(): Promise<void> {
-    if (this.#plan.kind !== 'class') return;
-    const initialized = this.#workers.filter((w) => w.initialized && w.step);
-    const results = await Promise.allSettled(
-      initialized.map((w) => this.#guardAsync(() => w.step!.shutdown(), w.ctx.index)),
-    );
-    let first = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
-    if (this.#stepInitialized) {
-      this.#stepInitialized = false;
-      try {
-        await this.#guardAsync(() => this.#workers[0].step!.stepShutdown(), 0);
-      } catch (err) {
-        first ??= err;
+    for (const queue of this.#queues) queue.length = 0;
+    this.#queued = 0;
+    // Every runner shuts down even if an earlier one's hook fails; the first failure is kept.
+    Promise.allSettled(this.runners.map((r) => r.shutDown())).then((results) => {
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
+        // After a clean end the stream machinery has already reported success; the pipeline
+        // looks here once every stream has closed.
+        this.shutdownError = failed.reason;
+        callback(err ?? failed.reason);
+      } else {
+        callback(err);
       }
-    }
-    for (const w of this.#workers) w.initialized = false;
-    if (first !== undefined) throw first;
+    });
   }
-}
-
-function notReady(): never {
-  throw new Error('step instance used before its initialization finished');
 }

@@ -1,0 +1,328 @@
+import { annotateError, isSkip } from './errors';
+import { isMeta, MetaEntry } from './meta';
+import type { StepPlan } from './normalize-steps';
+import type { Step } from './step';
+import { StepCounters } from './step-counters';
+import { isThenable, toError } from './thenable';
+import type { ItemErrorHandler, StepContext } from './types';
+
+/** One parallel instance of a function or class step: a processing slot of capacity one. */
+interface Worker {
+  readonly ctx: StepContext;
+  call: (item: unknown, ctx: StepContext) => unknown;
+  step?: Step;
+  initialized: boolean;
+  retryTimer?: NodeJS.Timeout;
+}
+
+/** An output slot for ordered mode: filled when its item completes, emitted in slot order. */
+interface Slot {
+  done: boolean;
+  value: unknown;
+}
+
+/** How a runner talks to the stage that hosts it. */
+export interface RunnerHost {
+  /** Takes one output (an item or a MetaEntry); returns false when no more should be started. */
+  output(value: unknown): boolean;
+  /** A worker became free: the host may offer more input or finish. */
+  released(): void;
+  /** Fails the stage (and so the pipeline). */
+  fail(err: Error): void;
+  /** True once the stage is torn down: late results are dropped. */
+  stopped: boolean;
+  readonly signal: AbortSignal;
+  readonly onItemError?: ItemErrorHandler;
+}
+
+/**
+ * The semantics of one function or `Step`-class step, free of any stream: `concurrency`
+ * workers, hand-out to an idle worker, retries with delay, `SkipEntry`, the dead-letter hook,
+ * meta entries, ordered output, lifecycle hooks and figures. A stage hosts one runner, or a
+ * chain of concurrency-1 runners (see `WorkerStage`).
+ *
+ * Invariants: at most `concurrency` items in flight; while `blocked` (the host refused an
+ * output) no new item starts; in ordered mode at most `concurrency + highWaterMark` items are
+ * between hand-out and emission; every item ends exactly once, as an output, a skip, a dead
+ * letter or the run's failure.
+ */
+export class StepRunner {
+  readonly counters: StepCounters;
+  readonly plan: StepPlan;
+  blocked = false;
+  inFlight = 0;
+  #host!: RunnerHost;
+  #workers: Worker[] = [];
+  #idle: Worker[] = [];
+  #stepInitialized = false;
+  readonly #ordered: boolean;
+  readonly #windowLimit: number;
+  #window: Slot[] = [];
+  #windowHead = 0;
+
+  constructor(plan: StepPlan) {
+    this.plan = plan;
+    this.counters = new StepCounters(plan.name, plan.concurrency);
+    this.#ordered = plan.ordered && plan.concurrency > 1;
+    this.#windowLimit = plan.concurrency + plan.highWaterMark;
+  }
+
+  attach(host: RunnerHost): void {
+    this.#host = host;
+    for (let index = 0; index < this.plan.concurrency; index++) {
+      const ctx: StepContext = Object.freeze({ signal: host.signal, index, name: this.plan.name });
+      // Class instances are made in setUp(), so that a throwing constructor fails the run.
+      this.#workers.push({ ctx, call: this.plan.fn!, initialized: this.plan.kind !== 'class' });
+    }
+    // Idle is a stack: a lightly loaded step keeps reusing the same (warm) worker.
+    this.#idle = this.#workers.slice().reverse();
+  }
+
+  canAccept(): boolean {
+    return (
+      this.#idle.length > 0 &&
+      !this.blocked &&
+      (!this.#ordered || this.#window.length - this.#windowHead < this.#windowLimit)
+    );
+  }
+
+  /** Hands an item or meta entry to an idle worker; call only when `canAccept()`. */
+  accept(chunk: unknown): void {
+    const worker = this.#idle.pop()!;
+    this.inFlight++;
+    const slot = this.#ordered ? this.#openSlot() : null;
+    const counters = this.counters;
+    if (counters.startedAt === 0) counters.startedAt = performance.now();
+    if (isMeta(chunk)) {
+      this.#handleMeta(worker, chunk, slot);
+      return;
+    }
+    counters.in++;
+    counters.busy++;
+    this.#attempt(worker, chunk, slot, 0);
+  }
+
+  #openSlot(): Slot {
+    const slot: Slot = { done: false, value: undefined };
+    this.#window.push(slot);
+    return slot;
+  }
+
+  #attempt(worker: Worker, item: unknown, slot: Slot | null, attempt: number): void {
+    // Reading the clock costs more than a cheap step itself, so busy time is sampled.
+    const t0 = this.counters.shouldTime() ? performance.now() : -1;
+    let result: unknown;
+    try {
+      result = worker.call(item, worker.ctx);
+    } catch (err) {
+      if (t0 >= 0) this.counters.addBusy(performance.now() - t0);
+      this.#failed(worker, item, slot, attempt, err);
+      return;
+    }
+    if (isThenable(result)) {
+      result.then(
+        (value) => {
+          if (t0 >= 0) this.counters.addBusy(performance.now() - t0);
+          this.#done(worker, slot, value);
+        },
+        (err) => {
+          if (t0 >= 0) this.counters.addBusy(performance.now() - t0);
+          this.#failed(worker, item, slot, attempt, err);
+        },
+      );
+    } else {
+      if (t0 >= 0) this.counters.addBusy(performance.now() - t0);
+      this.#done(worker, slot, result);
+    }
+  }
+
+  #done(worker: Worker, slot: Slot | null, value: unknown): void {
+    if (this.#host.stopped) return;
+    const counters = this.counters;
+    counters.busy--;
+    if (value === undefined || value === null) counters.skipped++;
+    else counters.out++;
+    this.#emit(slot, value);
+    this.#release(worker);
+  }
+
+  #failed(worker: Worker, item: unknown, slot: Slot | null, attempt: number, err: unknown): void {
+    if (this.#host.stopped) return;
+    if (isSkip(err)) {
+      this.#done(worker, slot, undefined);
+      return;
+    }
+    const plan = this.plan;
+    if (attempt < plan.maxRetries) {
+      this.counters.retried++;
+      const delay =
+        typeof plan.retryDelay === 'function' ? plan.retryDelay(attempt + 1) : plan.retryDelay;
+      if (delay > 0) {
+        worker.retryTimer = setTimeout(() => {
+          worker.retryTimer = undefined;
+          this.#attempt(worker, item, slot, attempt + 1);
+        }, delay);
+      } else {
+        this.#attempt(worker, item, slot, attempt + 1);
+      }
+      return;
+    }
+    annotateError(err, { step: plan.name, instance: worker.ctx.index });
+    const onItemError = this.#host.onItemError;
+    if (!onItemError) {
+      this.#host.fail(toError(err));
+      return;
+    }
+    // Dead letter: the handler takes the item and the step goes on; a throwing handler fails it.
+    this.counters.failed++;
+    const finish = () => {
+      if (this.#host.stopped) return;
+      this.counters.busy--;
+      this.#emit(slot, undefined);
+      this.#release(worker);
+    };
+    let handled: unknown;
+    try {
+      handled = onItemError(err, item, plan.name);
+    } catch (handlerErr) {
+      this.#host.fail(toError(handlerErr));
+      return;
+    }
+    if (isThenable(handled))
+      handled.then(finish, (handlerErr) => this.#host.fail(toError(handlerErr)));
+    else finish();
+  }
+
+  #handleMeta(worker: Worker, meta: MetaEntry, slot: Slot | null): void {
+    this.counters.meta++;
+    const pass = (replacement: unknown) => {
+      if (this.#host.stopped) return;
+      this.#emit(slot, replacement === undefined ? meta : new MetaEntry(replacement));
+      this.#release(worker);
+    };
+    if (!worker.step) {
+      pass(undefined);
+      return;
+    }
+    // As in paipa, a processMeta that throws SkipEntry drops the entry; any other error fails.
+    const fail = (err: unknown) => {
+      if (this.#host.stopped) return;
+      if (isSkip(err)) {
+        this.#emit(slot, undefined);
+        this.#release(worker);
+      } else {
+        this.#host.fail(
+          toError(annotateError(err, { step: this.plan.name, instance: worker.ctx.index })),
+        );
+      }
+    };
+    let result: unknown;
+    try {
+      result = worker.step.processMeta(meta.value);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    if (isThenable(result)) result.then(pass, fail);
+    else pass(result === meta.value ? undefined : result);
+  }
+
+  #emit(slot: Slot | null, value: unknown): void {
+    if (slot === null) {
+      if (value !== undefined && value !== null && !this.#host.output(value)) this.blocked = true;
+      return;
+    }
+    slot.done = true;
+    slot.value = value;
+    const window = this.#window;
+    while (this.#windowHead < window.length && window[this.#windowHead].done) {
+      const head = window[this.#windowHead];
+      window[this.#windowHead++] = undefined as unknown as Slot;
+      if (head.value !== undefined && head.value !== null && !this.#host.output(head.value)) {
+        this.blocked = true;
+      }
+    }
+    // Compact now and then so the window array does not grow with the item count.
+    if (this.#windowHead > 1024 && this.#windowHead * 2 > window.length) {
+      this.#window = window.slice(this.#windowHead);
+      this.#windowHead = 0;
+    }
+  }
+
+  #release(worker: Worker): void {
+    this.inFlight--;
+    this.#idle.push(worker);
+    this.#host.released();
+  }
+
+  /** Makes the class instances and runs the start-up hooks in their documented order. */
+  async setUp(): Promise<void> {
+    const plan = this.plan;
+    if (plan.kind !== 'class') return;
+    const Ctor = plan.ctor!;
+    for (const worker of this.#workers) {
+      const step = this.#guard(() => new Ctor(), worker.ctx.index);
+      step.index = worker.ctx.index;
+      step.name = plan.name;
+      step.options = plan.options;
+      step.shared = this.#workers[0].step?.shared ?? step.shared;
+      worker.step = step;
+      worker.call = (item, ctx) => step.process(item, ctx);
+    }
+    await this.#guardAsync(() => this.#workers[0].step!.stepInitialize(), 0);
+    this.#stepInitialized = true;
+    await this.#everyWorker(async (worker) => {
+      await this.#guardAsync(() => worker.step!.initialize(plan.options), worker.ctx.index);
+      worker.initialized = true;
+    });
+    await this.#everyWorker((worker) =>
+      this.#guardAsync(() => worker.step!.start(), worker.ctx.index),
+    );
+  }
+
+  /** Cancels retry timers and runs each shutdown hook exactly once (initialized instances only). */
+  async shutDown(): Promise<void> {
+    this.counters.busy = 0;
+    if (!this.counters.endedAt) this.counters.endedAt = performance.now();
+    for (const worker of this.#workers) clearTimeout(worker.retryTimer);
+    if (this.plan.kind !== 'class') return;
+    const initialized = this.#workers.filter((w) => w.initialized);
+    for (const w of initialized) w.initialized = false;
+    const results = await Promise.allSettled(
+      initialized.map((w) => this.#guardAsync(() => w.step!.shutdown(), w.ctx.index)),
+    );
+    let first = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
+    if (this.#stepInitialized) {
+      this.#stepInitialized = false;
+      try {
+        await this.#guardAsync(() => this.#workers[0].step!.stepShutdown(), 0);
+      } catch (err) {
+        first ??= err;
+      }
+    }
+    if (first !== undefined) throw first;
+  }
+
+  /** Runs a hook on every instance concurrently; waits for all, then throws the first failure. */
+  async #everyWorker(hook: (worker: Worker) => Promise<void>): Promise<void> {
+    const results = await Promise.allSettled(this.#workers.map(hook));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  #guard<T>(fn: () => T, instance: number): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw annotateError(err, { step: this.plan.name, instance });
+    }
+  }
+
+  async #guardAsync(fn: () => unknown, instance: number): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      throw annotateError(err, { step: this.plan.name, instance });
+    }
+  }
+}
