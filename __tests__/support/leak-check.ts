@@ -14,7 +14,11 @@ createHook({
   init(id, type) {
     if (!testRunning || !TRACKED.has(type)) return;
     const stack = new Error().stack ?? '';
-    if (/[\\/]node_modules[\\/](jest|@jest|jest-circus)/.test(stack) && !/__tests__[\\/](?!support)/.test(stack)) return;
+    if (
+      /[\\/]node_modules[\\/](jest|@jest|jest-circus)/.test(stack) &&
+      !/__tests__[\\/](?!support)/.test(stack)
+    )
+      return;
     live.set(id, { type, stack });
   },
   destroy(id) {
