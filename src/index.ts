@@ -17,3 +17,14 @@ export type {
   StepResult,
   StepStats,
 } from './types';
+
+// generator pipelines, batching helpers, debugger and reporters
+export { combinePipeline } from './combine-pipeline';
+export { chunk, flatten, consume, identityStep } from './iter-tools';
+export { PipelineRuntimeDebugger } from './runtime-debugger';
+export { LoggingReporter, MemoryReporter } from './reporters';
+export type { Reporter, Report, ReportRow } from './reporters';
+export type { CombineOptions, GeneratorStep, GeneratorSteps } from './combine-pipeline';
+export type { AnyIterable, ChunkStep, Chunked, FlatItem, Flattened } from './iter-tools';
+export type { RuntimeDebuggerOptions } from './runtime-debugger';
+export type { LoggingReporterOptions } from './reporters';
