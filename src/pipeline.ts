@@ -1,4 +1,5 @@
-import { pipeline as streamPipeline, type Duplex, type Writable } from 'readable-stream';
+import type { Duplex } from 'node:stream';
+import { pipeline as streamPipeline, type Writable } from 'readable-stream';
 import { AbortError, describe, invalidArg, isPrematureClose, PaipaError } from './errors';
 import { buildStages, stageCounters, type Stage } from './build-stages';
 import { Source } from './ingest';
@@ -304,7 +305,9 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
     this.#tally = tally;
     this.#stages = buildStages(this.#plans, { onItemError: this.#options.onItemError });
     this.#begin();
-    return joinStages(this.#stages, tally, this.#options, (err) => this.#settle(err));
+    // Typed as Node's Duplex: that is the type existing stream code expects (the object is a
+    // readable-stream Duplex, which implements the same interface).
+    return joinStages(this.#stages, tally, this.#options, (err) => this.#settle(err)) as unknown as Duplex;
   }
 
   #input(method: string): Source {

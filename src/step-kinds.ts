@@ -1,4 +1,3 @@
-import type { Duplex } from 'readable-stream';
 import { checkFunction } from './validate';
 import type { IterStepFunction, StepContext, StepFunction } from './types';
 
@@ -24,8 +23,11 @@ export interface IterStep<I = any, O = any> {
   readonly name?: string;
 }
 
-/** Makes the Duplex for one instance of a stream step. */
-export type StreamFactory = (ctx: StepContext) => NodeJS.ReadWriteStream | Duplex;
+/**
+ * Makes the Duplex for one instance of a stream step: a Node core stream, a readable-stream
+ * one, or anything else with the stream interface (typed loosely so that all of them fit).
+ */
+export type StreamFactory = (ctx: StepContext) => NodeJS.ReadWriteStream;
 
 export interface StreamStep<I = any, O = any> {
   readonly [kind]: 'stream';

@@ -1,7 +1,7 @@
 import { Duplex, finished } from 'readable-stream';
 import { AbortError, annotateError, describe, invalidArg } from './errors';
 import { IterInstance } from './iter-instance';
-import { isMeta } from './meta';
+import { ACCEPTS_META, isMeta } from './meta';
 import type { StepPlan } from './normalize-steps';
 import { StepCounters } from './step-counters';
 import type { StepContext } from './types';
@@ -34,6 +34,7 @@ export class StreamStage extends Duplex {
   #completed = false;
   #pendingItem: unknown = undefined;
   #pendingCb: ((err?: Error | null) => void) | null = null;
+  readonly #metaAware: boolean;
 
   constructor(plan: StepPlan) {
     super({
@@ -42,6 +43,7 @@ export class StreamStage extends Duplex {
       writableHighWaterMark: plan.highWaterMark,
     });
     this.#plan = plan;
+    this.#metaAware = plan.kind === 'stream' && ACCEPTS_META in plan.factory!;
     this.counters = new StepCounters(plan.name, plan.concurrency);
     this.counters.queued = () => this.writableLength + (this.#pendingCb ? 1 : 0);
   }
@@ -106,9 +108,11 @@ export class StreamStage extends Duplex {
     if (this.counters.startedAt === 0) this.counters.startedAt = performance.now();
     if (isMeta(chunk)) {
       this.counters.meta++;
-      if (!this.push(chunk)) this.#blocked = true;
-      callback();
-      return;
+      if (!this.#metaAware) {
+        if (!this.push(chunk)) this.#blocked = true;
+        callback();
+        return;
+      }
     }
     if (this.#send(chunk)) {
       callback();
@@ -125,7 +129,7 @@ export class StreamStage extends Duplex {
       const index = (this.#next + k) % n;
       if (!this.#needDrain[index]) {
         this.#next = (index + 1) % n;
-        this.counters.in++;
+        if (!isMeta(chunk)) this.counters.in++;
         if (!this.#instances[index].write(chunk as never)) this.#needDrain[index] = true;
         return true;
       }
@@ -150,7 +154,7 @@ export class StreamStage extends Duplex {
         this.counters.skipped++;
         continue;
       }
-      this.counters.out++;
+      if (!isMeta(chunk)) this.counters.out++;
       if (!this.push(chunk)) {
         this.#blocked = true;
         return;
