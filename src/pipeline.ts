@@ -5,6 +5,8 @@ import { buildStages, stageCounters, type Stage } from './build-stages';
 import { Source } from './ingest';
 import { itemBound } from './item-bound';
 import { planSteps, type StepPlan } from './normalize-steps';
+import { checkReporters, type Reporter } from './reporters';
+import { ReportingObserver, RunObservers, type RunObserver } from './run-observers';
 import { joinStages } from './join-stages';
 import { countingSink, IteratorSink, OutputTally } from './sinks';
 import { StepCounters } from './step-counters';
@@ -39,6 +41,10 @@ export interface PipelineOptions {
   onMeta?: (value: unknown) => unknown;
   /** Called once with the error when the pipeline fails. */
   onFail?: (error: unknown) => void;
+  /** Receive the per-step figures every `reportEvery` ms and once at the end. */
+  reporters?: Reporter[];
+  /** Interval of periodic reports and progress redraws, in ms (default 5000). */
+  reportEvery?: number;
 }
 
 const PIPELINE_KEYS = [
@@ -50,6 +56,8 @@ const PIPELINE_KEYS = [
   'onItemError',
   'onMeta',
   'onFail',
+  'reporters',
+  'reportEvery',
 ] as const;
 
 type Mode = 'run' | 'start' | 'iterate' | 'stream';
@@ -85,6 +93,7 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
   #tally: OutputTally | null = null;
   #startedAt = 0;
   #completion: Promise<RunResult> | null = null;
+  #observers: RunObservers | null = null;
   /** Set when the consumer itself ended the run early (a `break`): not a failure. */
   #cancelled = false;
 
@@ -101,6 +110,8 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
     checkOptionalFunction('options.onItemError', options.onItemError);
     checkOptionalFunction('options.onMeta', options.onMeta);
     checkOptionalFunction('options.onFail', options.onFail);
+    if (options.reporters !== undefined) checkReporters('options.reporters', options.reporters);
+    checkInteger('options.reportEvery', options.reportEvery ?? 5000, 1);
     this.#options = { ...options, highWaterMark };
     this.#plans = planSteps(steps, {
       highWaterMark,
@@ -307,7 +318,9 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
     this.#begin();
     // Typed as Node's Duplex: that is the type existing stream code expects (the object is a
     // readable-stream Duplex, which implements the same interface).
-    return joinStages(this.#stages, tally, this.#options, (err) => this.#settle(err)) as unknown as Duplex;
+    return joinStages(this.#stages, tally, this.#options, (err) =>
+      this.#settle(err),
+    ) as unknown as Duplex;
   }
 
   #input(method: string): Source {
@@ -339,6 +352,16 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
   #begin(): void {
     this.#state = 'running';
     this.#startedAt = performance.now();
+    this.#observers = this.#makeObservers();
+    this.#observers.start(() => this.stats());
+  }
+
+  #makeObservers(): RunObservers {
+    const { reporters, reportEvery = 5000 } = this.#options;
+    const observers: RunObserver[] = [];
+    if (reporters && reporters.length > 0)
+      observers.push(new ReportingObserver(reporters, reportEvery));
+    return new RunObservers(observers);
   }
 
   #execute(tally: OutputTally, sink: Writable): Promise<RunResult> {
@@ -377,8 +400,18 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
   /** Records the outcome once; returns the result on success. */
   #settle(err: Error | null | undefined): RunResult | undefined {
     if (this.#state !== 'running') return undefined;
-    if (err && !(this.#cancelled && isPrematureClose(err))) {
-      this.#state = 'failed';
+    const failed = !!err && !(this.#cancelled && isPrematureClose(err));
+    const durationMs = performance.now() - this.#startedAt;
+    const count = this.#tally?.count ?? 0;
+    const steps = this.stats();
+    this.#state = failed ? 'failed' : 'ended';
+    this.#observers?.stop(steps, {
+      ok: !failed,
+      count,
+      durationMs,
+      error: failed ? err : undefined,
+    });
+    if (failed) {
       try {
         this.#options.onFail?.(err);
       } catch {
@@ -386,13 +419,6 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
       }
       return undefined;
     }
-    this.#state = 'ended';
-    return {
-      ok: true,
-      count: this.#tally?.count ?? 0,
-      metaCount: this.#tally?.metaCount ?? 0,
-      durationMs: performance.now() - this.#startedAt,
-      steps: this.stats(),
-    };
+    return { ok: true, count, metaCount: this.#tally?.metaCount ?? 0, durationMs, steps };
   }
 }
