@@ -1,0 +1,10 @@
+// The scenarios, in report order. Children import a scenario by its file name.
+export const scenarioFiles = [
+  's1-overhead.mjs',
+  's2-parallel-io.mjs',
+  's3-ordered-io.mjs',
+  's4-memory.mjs',
+  's5-teardown.mjs',
+];
+
+export const loadScenario = async (file) => (await import(`./${file}`)).default;

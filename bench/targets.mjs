@@ -1,0 +1,144 @@
+// The targets paipa is held to, evaluated on the medians of one run (ratios are always taken
+// within the same run, so machine speed cancels out). Each check returns the measured figure
+// whether it is met or not: a missed target is reported with its number, never hidden.
+
+const ratio = (a, b) => a / b;
+const x = (r) => `${r.toFixed(2)}×`;
+const ms = (v) => `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ms`;
+const mb = (v) => `${v.toFixed(1)} MB`;
+
+const reference = (testCase) => testCase.contenders.find((c) => c.reference);
+const byRole = (testCase, ...roles) => testCase.contenders.filter((c) => roles.includes(c.role));
+const failed = (c) => c.summary.failures.length > 0;
+const medianMs = (c) => c.summary.ms?.median;
+
+/** "paipa is faster than each of these": a failing peer counts as beaten (wrong is not fast). */
+function fasterThanAll(paipa, peers) {
+  const lost = peers.filter((p) => !failed(p) && medianMs(p) <= medianMs(paipa));
+  const figure = peers
+    .map((p) => `${p.name} ${failed(p) ? 'FAILED' : x(ratio(medianMs(p), medianMs(paipa)))}`)
+    .join('; ');
+  return { met: !failed(paipa) && lost.length === 0, figure: `peer time ÷ paipa time: ${figure}` };
+}
+
+const checks = {
+  s1([testCase]) {
+    const paipa = reference(testCase);
+    const [core] = byRole(testCase, 'core');
+    const r = ratio(medianMs(core), medianMs(paipa));
+    return [
+      {
+        target: `${paipa.name} at least as fast as ${core.name} (time ratio ≥ 1.00)`,
+        met: !failed(paipa) && r >= 1,
+        figure: `${x(r)} (${core.name} ${ms(medianMs(core))}, paipa ${ms(medianMs(paipa))})`,
+      },
+      {
+        target: 'faster than every other stream library',
+        ...fasterThanAll(paipa, byRole(testCase, 'peer')),
+      },
+    ];
+  },
+  s2([testCase]) {
+    const paipa = reference(testCase);
+    const [pool] = byRole(testCase, 'limit');
+    const r = ratio(medianMs(paipa), medianMs(pool));
+    return [
+      {
+        target: `within 1.10× of the ${pool.name}`,
+        met: !failed(paipa) && r <= 1.1,
+        figure: `paipa takes ${x(r)} the pool's time (${ms(medianMs(paipa))} vs ${ms(medianMs(pool))})`,
+      },
+      {
+        target: 'faster than every stream peer',
+        ...fasterThanAll(paipa, byRole(testCase, 'core', 'peer')),
+      },
+    ];
+  },
+  s3([testCase]) {
+    const paipa = reference(testCase);
+    return [
+      {
+        target: 'faster than every peer',
+        ...fasterThanAll(paipa, byRole(testCase, 'core', 'peer')),
+      },
+    ];
+  },
+  s4(cases, scenario) {
+    const peak = (testCase, pick) => pick(testCase).summary.vmHwmMb?.median;
+    const core = (testCase) => byRole(testCase, 'core')[0];
+    const lower = cases.map((t) => ({
+      label: t.label,
+      paipa: peak(t, reference),
+      core: peak(t, core),
+    }));
+    const [small, large] = (scenario.growth ?? []).map((i) => cases[i]);
+    const growth = peak(large, reference) / peak(small, reference) - 1;
+    return [
+      {
+        target: 'peak RSS no higher than Node core streams',
+        met: cases.every((t) => !failed(reference(t))) && lower.every((l) => l.paipa <= l.core),
+        figure: lower
+          .map((l) => `${l.label}: paipa ${mb(l.paipa)} vs core ${mb(l.core)}`)
+          .join('; '),
+      },
+      {
+        target: `peak RSS flat from ${small.label} to ${large.label} (within 10%)`,
+        met: Math.abs(growth) <= 0.1,
+        figure: `${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}% (${mb(peak(small, reference))} → ${mb(peak(large, reference))})`,
+      },
+    ];
+  },
+  s5([testCase], scenario) {
+    const paipas = byRole(testCase, 'paipa');
+    const runs = paipas.flatMap((c) => c.runs);
+    const worst = Math.max(...runs.map((r) => r.figures?.rejectMs ?? Infinity));
+    const medians = paipas.map((c) => `${c.name}: ${ms(c.summary.rejectMs?.median ?? NaN)}`);
+    const honouring = paipas.filter((c) => /honour/.test(c.name));
+    // Handles still open at rejection (the child leaves out its own stdio pipes). With tasks
+    // that ignore the signal, their own timers are expected; with tasks that honour it,
+    // anything left is the engine's.
+    const handles = honouring.flatMap((c) => c.runs.flatMap((r) => r.activeResources ?? []));
+    return [
+      {
+        target: 'rejects within 20 ms of the throw (median)',
+        met: paipas.every((c) => !failed(c) && c.summary.rejectMs.median <= 20),
+        figure: medians.join('; '),
+      },
+      {
+        target: `never waits for the ${scenario.taskMs} ms in-flight tasks (every run)`,
+        met: worst < scenario.taskMs,
+        figure: `slowest rejection over ${runs.length} runs: ${ms(worst)}`,
+      },
+      {
+        target: 'the process exits by itself; nothing of paipa keeps it alive',
+        met: paipas.every((c) => !failed(c)) && handles.length === 0,
+        figure:
+          paipas
+            .map((c) => `${c.name}: exit ${ms(c.summary.exitMs?.median ?? NaN)} after rejecting`)
+            .join('; ') +
+          (handles.length
+            ? `; handles left with signal-honouring tasks: ${[...new Set(handles)].join(', ')}`
+            : ''),
+      },
+    ];
+  },
+};
+
+/** @returns {{ scenario: string, target: string, met: boolean, figure: string }[]} */
+export function evaluateTargets(scenario) {
+  const check = checks[scenario.id];
+  if (!check) return [];
+  try {
+    return check(scenario.cases, scenario).map((t) => ({ scenario: scenario.id, ...t }));
+  } catch (err) {
+    // A contender missing from a partial run (--only, failures) must not take the report down.
+    return [
+      {
+        scenario: scenario.id,
+        target: 'targets',
+        met: false,
+        figure: `not evaluable: ${err.message}`,
+      },
+    ];
+  }
+}
