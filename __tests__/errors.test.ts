@@ -485,7 +485,6 @@ describe('consumers', () => {
       ),
     );
     expect(err).toBe(boom);
-    await delay(5);
     expect(shutdown).toHaveBeenCalledTimes(2);
   });
 
@@ -515,7 +514,6 @@ describe('consumers', () => {
       ),
     );
     expect(err).toBe(boom);
-    await delay(5);
     expect(shutdown).toHaveBeenCalledTimes(1);
     expect(p.alive).toBe(false);
   });
@@ -532,13 +530,15 @@ describe('consumers', () => {
         shutdown();
       }
     }
-    const p = new Pipeline([S, S]);
+    const p = new Pipeline([S, [S, 2]]);
     const duplex = p.stream();
     duplex.write(1);
     await delay(5);
+    const closed = new Promise((resolve) => duplex.once('close', resolve));
     duplex.destroy();
-    await delay(10);
-    expect(shutdown).toHaveBeenCalledTimes(2);
+    await watchdog(closed);
+    // 'close' of the joined stream comes after every stage has shut down
+    expect(shutdown).toHaveBeenCalledTimes(3);
     expect(aborted).toHaveBeenCalled();
     expect(p.alive).toBe(false);
   });

@@ -1,15 +1,25 @@
+import type { Stream } from 'node:stream';
 import pumpify from 'pumpify';
 import { finished, type Duplex } from 'readable-stream';
 import through2 from 'through2';
 import { AbortError } from './errors';
 import type { OutputTally } from './sinks';
 import { isThenable, toError } from './thenable';
+import { whenClosed } from './when-closed';
+
+/** The stream pumpify joins: a Duplexify underneath, whose `_destroy(err)` emits error/close. */
+type Joined = Duplex & { _destroy(err: Error | null): void };
 
 /**
  * `stream()` mode: the stages joined into one Duplex with pumpify (writable side = the first
  * stage, readable side = a through2 tap after the last stage that takes meta entries out and
  * counts outputs). pump destroys every stage when any of them fails, and pumpify re-emits
  * that first error on the joined stream.
+ *
+ * Two changes make the joined stream settle like `run()` does, only after every stage has
+ * closed (so every shutdown hook has run): the tap ends its readable side only once the
+ * stages have closed, and a destroy of the joined stream first destroys the stages and waits
+ * for their 'close' before it emits its own 'error'/'close' (pumpify emits them at once).
  */
 export function joinStages(
   stages: readonly Duplex[],
@@ -18,6 +28,7 @@ export function joinStages(
   settle: (err: Error | null | undefined) => void,
 ): Duplex {
   const { highWaterMark, signal } = options;
+  const inner = stages as unknown as Stream[];
   const tap = through2(
     { objectMode: true, highWaterMark },
     function (chunk: unknown, _enc, callback) {
@@ -36,14 +47,20 @@ export function joinStages(
         );
       else callback();
     },
+    (callback) => void whenClosed(inner).then(() => callback()),
   );
-  const Joined = pumpify.ctor({
+  const Base = pumpify.ctor({
     autoDestroy: false,
     destroy: false,
     objectMode: true,
     highWaterMark,
   });
-  const joined = new Joined([...stages, tap] as never) as unknown as Duplex;
+  const joined = new Base([...stages, tap] as never) as unknown as Joined;
+  const emitDestroy = joined._destroy.bind(joined);
+  joined._destroy = (err) => {
+    for (const stage of stages) if (!stage.destroyed) stage.destroy(err ?? undefined);
+    void whenClosed(inner).then(() => emitDestroy(err));
+  };
 
   const onAbort = () => joined.destroy(new AbortError(undefined, { cause: signal?.reason }));
   if (signal?.aborted) process.nextTick(onAbort);
