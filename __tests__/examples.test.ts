@@ -151,3 +151,24 @@ test('the drop-in example runs a gzip stream chain with p.stream() in the middle
   expect(figure(stdout, /records out:/)).toBe(data.parsed);
   expect(figure(stdout, /verified:/)).toBe(data.parsed);
 }, 40_000);
+
+test('the continuous-mode example feeds a started pipeline in bursts and stop() drains every job', async () => {
+  const { code, stdout, stderr } = await runExample('continuous.mjs');
+  expect(stderr).toBe('');
+  expect(code).toBe(0);
+  expect(figure(stdout, /jobs produced:/)).toBe(200);
+  expect(figure(stdout, /jobs rendered:/)).toBe(200);
+  expect(figure(stdout, /jobs published:/)).toBe(200);
+  expect(stdout).toMatch(/alive while fed:\s+true/);
+  expect(stdout).toMatch(/alive after stop:\s+false/);
+});
+
+test('the generator example reports per-step counts and finds the slow step', async () => {
+  const { code, stdout, stderr } = await runExample('generator-debugger.mjs');
+  expect(code).toBe(0);
+  expect(stderr).toMatch(/paipa generator pipeline: final report/);
+  expect(stdout).toMatch(/numbers\s+20000 items/);
+  expect(stdout).toMatch(/onlyEven\s+10000 items/);
+  expect(stdout).toMatch(/chunk\(100\)\s+100 items/);
+  expect(stdout).toMatch(/slowest step:\s+checksum/);
+});
