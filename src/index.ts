@@ -28,3 +28,7 @@ export type { CombineOptions, GeneratorStep, GeneratorSteps } from './combine-pi
 export type { AnyIterable, ChunkStep, Chunked, FlatItem, Flattened } from './iter-tools';
 export type { RuntimeDebuggerOptions } from './runtime-debugger';
 export type { LoggingReporterOptions } from './reporters';
+
+// time-based batching
+export { timedChunk } from './timed-chunk';
+export type { TimedChunkOptions } from './timed-chunk';
