@@ -139,7 +139,9 @@ function scenarioSection(scenario, targets, explanations) {
     ...scenario.skipped.map((s) => `${s.name} skipped: ${s.why}.`),
     ...scenario.cases.flatMap((t) =>
       t.contenders.flatMap((c) =>
-        c.summary.warnings.map((w) => `${c.name} printed: \`${w.trim()}\``),
+        c.summary.warnings.map(
+          (w) => `${c.name} printed, in ${w.runs} of ${w.of} runs: \`${w.text}\``,
+        ),
       ),
     ),
   ];

@@ -5,9 +5,10 @@
 //   node bench/run.mjs            full run: writes BENCHMARKS.md and bench/chart.svg
 //   node bench/run.mjs --quick    small sizes, one round: a correctness smoke test for CI;
 //                                 writes only bench/results/ (git-ignored)
-//   --only s1,s3                  a subset of scenarios
+//   --only s1,s3                  a subset of scenarios (written to bench/results/ only)
 //   --rounds N                    override the number of rounds
-import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+//   --report-only                 rewrite the report from bench/results/<mode>.json, no runs
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { describeMachine } from './lib/machine.mjs';
@@ -18,31 +19,41 @@ import { loadScenario, scenarioFiles } from './scenarios/index.mjs';
 import { writeReports } from './report.mjs';
 
 const { values: args } = parseArgs({
-  options: { quick: { type: 'boolean' }, only: { type: 'string' }, rounds: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean' },
+    only: { type: 'string' },
+    rounds: { type: 'string' },
+    'report-only': { type: 'boolean' },
+  },
 });
 const mode = args.quick ? 'quick' : 'full';
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 
-const dist = here('../dist/');
-if (!existsSync(`${dist}index.js`)) {
-  console.error('dist/ is missing: run `npm run build` first (`npm run bench` does it for you).');
-  process.exit(2);
+/**
+ * Snapshots dist/ so a rebuild by someone else during the run cannot change the engine under
+ * the later rounds. It stays inside the repo so its `require('readable-stream')` resolves.
+ * @returns what the snapshot exports that optional contenders need
+ */
+async function snapshotDist() {
+  const dist = here('../dist/');
+  if (!existsSync(`${dist}index.js`)) {
+    console.error('dist/ is missing: run `npm run build` first (`npm run bench` does it for you).');
+    process.exit(2);
+  }
+  const snapshot = here('./results/paipa-dist/');
+  rmSync(snapshot, { recursive: true, force: true });
+  mkdirSync(snapshot, { recursive: true });
+  cpSync(dist, snapshot, { recursive: true });
+  process.env.PAIPA_DIST = snapshot; // children inherit it
+  const { paipa } = await import('./lib/paipa.mjs');
+  return { combinePipeline: typeof paipa.combinePipeline === 'function' };
 }
-// Snapshot dist/ so a rebuild by someone else during the run cannot change the engine under
-// the later rounds. It stays inside the repo so its `require('readable-stream')` resolves.
-const snapshot = here('./results/paipa-dist/');
-rmSync(snapshot, { recursive: true, force: true });
-mkdirSync(snapshot, { recursive: true });
-cpSync(dist, snapshot, { recursive: true });
-process.env.PAIPA_DIST = snapshot; // children inherit it
-const { paipa } = await import('./lib/paipa.mjs');
-const features = { combinePipeline: typeof paipa.combinePipeline === 'function' };
 
 const only = args.only?.split(',');
 const log = (line) => process.stderr.write(`${line}\n`);
 const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
 
-async function runScenario(file) {
+async function runScenario(file, features) {
   const scenario = await loadScenario(file);
   const rounds = args.rounds ? Number(args.rounds) : scenario.rounds[mode];
   const available = scenario.contenders.filter((c) => !c.needs || features[c.needs]);
@@ -115,26 +126,44 @@ function summarizeRuns(runs) {
     exitMs: of((r) => r.exitMs),
     rejectMs: of((r) => r.figures?.rejectMs),
     startedAfterThrow: of((r) => r.figures?.startedAfterThrow),
-    warnings: [
-      ...new Set(runs.flatMap((r) => r.stderr.split('\n').filter((l) => /Warning/.test(l)))),
-    ],
+    warnings: countWarnings(runs),
   };
+}
+
+/** Process warnings the runs printed, without the pid prefix: { text, runs, of }. */
+function countWarnings(runs) {
+  const counts = new Map();
+  for (const run of runs) {
+    const lines = run.stderr.split('\n').filter((l) => /Warning/.test(l));
+    for (const text of new Set(lines.map((l) => l.replace(/^\(node:\d+\) /, '').trim()))) {
+      counts.set(text, (counts.get(text) ?? 0) + 1);
+    }
+  }
+  return [...counts].map(([text, n]) => ({ text, runs: n, of: runs.length }));
 }
 
 const pick = (object, keys) =>
   Object.fromEntries(keys.filter((k) => k in object).map((k) => [k, object[k]]));
 
-const startedAt = performance.now();
-const scenarios = [];
-for (const file of scenarioFiles) {
-  if (only && !only.some((id) => file.startsWith(`${id}-`))) continue;
-  scenarios.push(await runScenario(file));
+async function runAll() {
+  const startedAt = performance.now();
+  const machine = describeMachine(); // before the run: the commit measured, not a later one
+  const features = await snapshotDist();
+  const scenarios = [];
+  for (const file of scenarioFiles) {
+    if (only && !only.some((id) => file.startsWith(`${id}-`))) continue;
+    scenarios.push(await runScenario(file, features));
+  }
+  machine.benchSeconds = Math.round((performance.now() - startedAt) / 1000);
+  const results = { mode, machine, features, scenarios };
+  mkdirSync(here('./results/'), { recursive: true });
+  writeFileSync(here(`./results/${mode}.json`), JSON.stringify(results, null, 2));
+  return results;
 }
-const results = { mode, machine: describeMachine(), features, scenarios };
-results.machine.benchSeconds = Math.round((performance.now() - startedAt) / 1000);
 
-mkdirSync(here('./results/'), { recursive: true });
-writeFileSync(here(`./results/${mode}.json`), JSON.stringify(results, null, 2));
+const results = args['report-only']
+  ? JSON.parse(readFileSync(here(`./results/${mode}.json`), 'utf8'))
+  : await runAll();
 const { failed } = await writeReports(results, {
   markdownPath: mode === 'full' && !only ? here('../BENCHMARKS.md') : here(`./results/${mode}.md`),
   chartPath: mode === 'full' && !only ? here('./chart.svg') : here(`./results/${mode}-chart.svg`),

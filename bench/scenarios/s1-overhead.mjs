@@ -184,5 +184,8 @@ export default {
   warmup: { full: 20_000, quick: 2_000 },
   rounds: { full: 5, quick: 1 },
   expected: ({ n }) => expectedOf(n, outputOf),
+  notes: [
+    'through2@4 (built on readable-stream@3) retains memory in proportion to the input in this setup, hence its peak RSS: its stream buffers stay at one item each, yet with `--max-old-space-size=100` it runs out of heap on this input.',
+  ],
   contenders,
 };

@@ -120,6 +120,7 @@ export default {
   rounds: { full: 5, quick: 1 },
   expected: ({ n }) => expectedOf(n, outputOf),
   notes: [
+    'Readable.map keeps input order (it has no unordered mode): a slow item holds back the outputs behind it.',
     'paipa combinePipeline is not a contender here: it composes generator steps in one thread, with no concurrency.',
   ],
   contenders,

@@ -92,6 +92,9 @@ export default {
   cases: { full: [{ n: 10_000 }], quick: [{ n: 10_000 }] },
   warmup: { full: 0, quick: 0 },
   rounds: { full: 5, quick: 1 },
+  notes: [
+    `With tasks that ignore ctx.signal, the process lives on until their own ${TASK_MS} ms timers end (the Timeout handles in the table): they are the tasks', not the engine's.`,
+  ],
   /** A teardown run passes when it rejected with the very error thrown. */
   verify: (result) => {
     if (!result.figures?.rejected) return 'run() resolved instead of rejecting';
