@@ -1,4 +1,4 @@
-import { MemoryReporter, Pipeline, SkipEntry } from '../src';
+import { MemoryReporter, Pipeline, SkipEntry, Step } from '../src';
 import { delay, range } from './support/helpers';
 
 describe('runtime statistics', () => {
@@ -114,5 +114,80 @@ describe('reporters', () => {
     expect(() => new Pipeline([(n: number) => n], { reportEvery: 0 })).toThrow(
       /options.reportEvery/,
     );
+  });
+});
+
+describe('progress and diagrams', () => {
+  function fakeStream(isTTY = false) {
+    const writes: string[] = [];
+    const stream = {
+      isTTY,
+      columns: 100,
+      write(chunk: string) {
+        writes.push(String(chunk));
+        return true;
+      },
+    } as unknown as NodeJS.WritableStream;
+    return { stream, writes };
+  }
+
+  test('progress on a non-TTY stream prints plain lines and a final summary with the count', async () => {
+    const { stream, writes } = fakeStream(false);
+    const p = new Pipeline([async (n: number) => (await delay(1), n)], {
+      progress: stream,
+      reportEvery: 10,
+    });
+    p.putAll(range(30));
+    await p.run();
+    const text = writes.join('');
+    expect(text).not.toMatch(/\x1b/);
+    expect(text).toMatch(/\/30/);
+    expect(writes.at(-1)).toMatch(/done: 30 items/);
+  });
+
+  test('a failing run ends the progress output with the failure', async () => {
+    const { stream, writes } = fakeStream(false);
+    const p = new Pipeline(
+      [
+        (n: number) => {
+          if (n === 2) throw new Error('disk full');
+          return n;
+        },
+      ],
+      { progress: stream },
+    );
+    p.putAll(range(5));
+    await expect(p.run()).rejects.toThrow('disk full');
+    expect(writes.at(-1)).toMatch(/failed after .*disk full/);
+  });
+
+  test('progress must be a boolean or a writable stream', () => {
+    expect(() => new Pipeline([(n: number) => n], { progress: 'yes' as never })).toThrow(
+      /options.progress.*boolean or a writable stream/,
+    );
+  });
+
+  test('the Mermaid text of a 3-step pipeline names every step with its concurrency', () => {
+    function parse(s: string) {
+      return s;
+    }
+    class Store extends Step<string, void> {
+      process() {}
+    }
+    const p = new Pipeline([parse, [async (s: string) => s, 4, { name: 'enrich' }], [Store, 2]]);
+    const text = p.toMermaid();
+    expect(text).toMatch(/^flowchart LR/);
+    for (const [name, n] of [['parse', 1], ['enrich', 4], ['Store', 2]] as const) {
+      expect(text).toContain(name);
+      expect(text).toMatch(new RegExp(`${name}[^\\n]*(×|x)\\s?${n}|${name}[^\\n]*concurrency ${n}`));
+    }
+  });
+
+  test('toDot describes the same pipeline as a digraph, with live figures when asked', async () => {
+    const p = new Pipeline([(n: number) => n + 1]);
+    p.putAll(range(5));
+    await p.run();
+    expect(p.toDot()).toMatch(/^digraph/);
+    expect(p.toDot({ stats: true })).toMatch(/5/);
   });
 });

@@ -23,8 +23,11 @@ export class Source extends Readable {
   #finished = false;
   #wanted = false;
   #ended = false;
+  #lazy = false;
   /** Items (not meta entries) handed to the pipeline so far. */
   count = 0;
+  /** Items given eagerly with put()/putAll(). */
+  given = 0;
 
   constructor(highWaterMark: number) {
     super({ objectMode: true, highWaterMark });
@@ -32,6 +35,7 @@ export class Source extends Readable {
 
   /** Queues an item; returns false when the pipeline has no room right now (advisory). */
   add(item: unknown): boolean {
+    if (!(item instanceof MetaEntry)) this.given++;
     this.#queue.push(item);
     if (this.#wanted) this.#flush();
     return this.#queue.length - this.#head < this.readableHighWaterMark;
@@ -49,12 +53,18 @@ export class Source extends Readable {
       ? (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]()
       : (iterable as Iterable<unknown>)[Symbol.iterator]();
     this.#finished = true;
+    this.#lazy = true;
     if (this.#wanted) this.#flush();
   }
 
   finish(): void {
     this.#finished = true;
     if (this.#wanted) this.#flush();
+  }
+
+  /** True once a lazy iterable was attached: the total is not known in advance. */
+  get hasLazyInput(): boolean {
+    return this.#lazy;
   }
 
   get queued(): number {

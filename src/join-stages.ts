@@ -47,7 +47,18 @@ export function joinStages(
         );
       else callback();
     },
-    (callback) => void whenClosed(inner).then(() => callback()),
+    // A shutdown hook that failed after a clean end still fails the stream, as it fails run().
+    // (through2's types omit the flush callback's error argument, which Transform accepts.)
+    (done) =>
+      void whenClosed(inner).then(() => {
+        const callback = done as (err?: Error) => void;
+        const failed = stages.find(
+          (s) => (s as { shutdownError?: unknown }).shutdownError !== undefined,
+        );
+        callback(
+          failed ? toError((failed as { shutdownError?: unknown }).shutdownError) : undefined,
+        );
+      }),
   );
   const Base = pumpify.ctor({
     autoDestroy: false,

@@ -7,6 +7,8 @@ import { itemBound } from './item-bound';
 import { planSteps, type StepPlan } from './normalize-steps';
 import { checkReporters, type Reporter } from './reporters';
 import { ReportingObserver, RunObservers, type RunObserver } from './run-observers';
+import { ProgressDisplay } from './progress';
+import { renderDot, renderMermaid, type DiagramStep } from './diagram';
 import { joinStages } from './join-stages';
 import { countingSink, IteratorSink, OutputTally } from './sinks';
 import { StepCounters } from './step-counters';
@@ -17,6 +19,7 @@ import {
   checkKnownKeys,
   checkOptionalFunction,
   checkPlainObject,
+  checkProgress,
   checkRetryDelay,
   checkSignal,
 } from './validate';
@@ -45,6 +48,13 @@ export interface PipelineOptions {
   reporters?: Reporter[];
   /** Interval of periodic reports and progress redraws, in ms (default 5000). */
   reportEvery?: number;
+  /**
+   * Live progress: `true` draws on stderr, a writable stream draws there (a bar on a TTY,
+   * plain lines elsewhere). Redraws follow `reportEvery` (default 1000 ms for progress).
+   */
+  progress?: boolean | NodeJS.WritableStream;
+  /** Items expected, for the progress bar (default: the number of items given to put/putAll). */
+  total?: number;
 }
 
 const PIPELINE_KEYS = [
@@ -58,6 +68,8 @@ const PIPELINE_KEYS = [
   'onFail',
   'reporters',
   'reportEvery',
+  'progress',
+  'total',
 ] as const;
 
 type Mode = 'run' | 'start' | 'iterate' | 'stream';
@@ -112,6 +124,8 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
     checkOptionalFunction('options.onFail', options.onFail);
     if (options.reporters !== undefined) checkReporters('options.reporters', options.reporters);
     checkInteger('options.reportEvery', options.reportEvery ?? 5000, 1);
+    checkProgress('options.progress', options.progress);
+    if (options.total !== undefined) checkInteger('options.total', options.total, 0);
     this.#options = { ...options, highWaterMark };
     this.#plans = planSteps(steps, {
       highWaterMark,
@@ -357,11 +371,45 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
   }
 
   #makeObservers(): RunObservers {
-    const { reporters, reportEvery = 5000 } = this.#options;
+    const { reporters, reportEvery, progress, total } = this.#options;
     const observers: RunObserver[] = [];
-    if (reporters && reporters.length > 0)
-      observers.push(new ReportingObserver(reporters, reportEvery));
+    if (reporters && reporters.length > 0) {
+      observers.push(new ReportingObserver(reporters, reportEvery ?? 5000));
+    }
+    if (progress) {
+      observers.push(
+        new ProgressDisplay({
+          stream: progress === true ? process.stderr : progress,
+          total: total ?? (this.#source?.hasLazyInput ? undefined : this.#source?.given),
+          intervalMs: reportEvery ?? 1000,
+        }),
+      );
+    }
     return new RunObservers(observers);
+  }
+
+  /**
+   * The pipeline's structure as a Mermaid flowchart (renders on GitHub in a mermaid code
+   * block): input, each step fanned out to its instances and merged back, queue bounds on the
+   * edges, and with `{ stats: true }` the live figures.
+   */
+  toMermaid(options: { stats?: boolean } = {}): string {
+    return renderMermaid(this.#diagramSteps(), options.stats ? this.stats() : undefined);
+  }
+
+  /** The same picture in Graphviz DOT (`dot -Tsvg pipeline.dot > pipeline.svg`). */
+  toDot(options: { stats?: boolean } = {}): string {
+    return renderDot(this.#diagramSteps(), options.stats ? this.stats() : undefined);
+  }
+
+  #diagramSteps(): DiagramStep[] {
+    return this.#plans.map(({ name, kind, concurrency, highWaterMark, ordered }) => ({
+      name,
+      kind,
+      concurrency,
+      highWaterMark,
+      ordered,
+    }));
   }
 
   #execute(tally: OutputTally, sink: Writable): Promise<RunResult> {
@@ -370,11 +418,16 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
     this.#stages = buildStages(this.#plans, { onItemError: this.#options.onItemError });
     this.#begin();
     const signal = this.#options.signal;
+    const streams = [source, ...this.#stages, sink];
     return new Promise<RunResult>((resolve, reject) => {
-      const onAbort = () => source.destroy(new AbortError(undefined, { cause: signal?.reason }));
+      // Every stream still open is destroyed: the source alone may have ended already (all
+      // items handed on), and destroying an ended stream reports nothing to pipeline().
+      const onAbort = () => {
+        const err = new AbortError(undefined, { cause: signal?.reason });
+        for (const stream of streams) if (!stream.destroyed) stream.destroy(err);
+      };
       if (signal?.aborted) onAbort();
       else signal?.addEventListener('abort', onAbort, { once: true });
-      const streams = [source, ...this.#stages, sink];
       streamPipeline(streams as never, (err?: Error | null) => {
         signal?.removeEventListener('abort', onAbort);
         void whenClosed(streams as never).then(() => {

@@ -76,3 +76,16 @@ export function checkPlainObject(name: string, value: unknown): void {
     throw invalidArg(`Expected \`${name}\` to be an options object, got ${describe(value)}`);
   }
 }
+
+export function checkProgress(name: string, value: unknown): void {
+  if (value === undefined || typeof value === 'boolean') return;
+  if (
+    value === null ||
+    typeof value !== 'object' ||
+    typeof (value as NodeJS.WritableStream).write !== 'function'
+  ) {
+    throw invalidArg(
+      `Expected \`${name}\` to be a boolean or a writable stream, got ${describe(value)}`,
+    );
+  }
+}
