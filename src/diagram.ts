@@ -1,3 +1,4 @@
+import { formatWhole } from './number-format';
 import { describe, invalidArg } from './errors';
 import type { StepStats } from './types';
 import { checkBoolean, checkInteger } from './validate';
@@ -40,7 +41,7 @@ interface Graph {
  */
 const MAX_LANES = 4;
 const KINDS = ['func', 'class', 'iter', 'stream'];
-const count = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 }).format;
+const count = formatWhole;
 
 /**
  * The pipeline as a Mermaid flowchart (`flowchart LR`), for Markdown that renders Mermaid

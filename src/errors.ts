@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 /**
  * Error types and helpers. One error class with a `code` for the library's own failures
  * (state misuse, no input, abort); argument mistakes are `TypeError`/`RangeError` with a
@@ -16,6 +17,17 @@ export class PaipaError extends Error {
     this.name = 'PaipaError';
     this.code = code;
   }
+}
+
+/**
+ * The controller behind a stage's `ctx.signal`. Every instance of a step may hand the signal
+ * to something that listens on it (timers, fetch): with more than ten instances Node would
+ * warn of a listener leak although nothing leaks, so the signal has no listener limit.
+ */
+export function unlimitedController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
 
 /** Raised when a pipeline is aborted through `options.signal` (same name and code as Node's). */

@@ -1,7 +1,7 @@
 import type { Stream } from 'node:stream';
-import pumpify from 'pumpify';
+import type Pumpify from 'pumpify';
 import { finished, type Duplex } from 'readable-stream';
-import through2 from 'through2';
+import type Through2 from 'through2';
 import { AbortError } from './errors';
 import type { OutputTally } from './sinks';
 import { isThenable, toError } from './thenable';
@@ -27,6 +27,10 @@ export function joinStages(
   options: { highWaterMark: number; signal?: AbortSignal },
   settle: (err: Error | null | undefined) => void,
 ): Duplex {
+  // Loaded on first use: pumpify and through2 bring a second copy of readable-stream (v3),
+  // which costs every pipeline memory and start-up time, though only stream() mode needs it.
+  const pumpify = require('pumpify') as typeof Pumpify;
+  const through2 = require('through2') as typeof Through2;
   const { highWaterMark, signal } = options;
   const inner = stages as unknown as Stream[];
   const tap = through2(

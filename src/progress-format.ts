@@ -1,3 +1,4 @@
+import { formatWhole } from './number-format';
 import type { StepStats } from './types';
 
 /**
@@ -5,11 +6,9 @@ import type { StepStats } from './types';
  * terminal and in a CI log, and testable without a stream or a clock.
  */
 
-const whole = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-
 /** `12000` -> `12,000` (rounded: counts and rates read better without decimals). */
 export function formatCount(value: number): string {
-  return whole.format(value);
+  return formatWhole(value);
 }
 
 /** `850 ms`, `12.6 s`, `3 min 05 s`. */

@@ -1,4 +1,5 @@
 import { describe, invalidArg } from './errors';
+import { formatDecimal, formatWhole } from './number-format';
 import { checkKnownKeys, checkPlainObject } from './validate';
 
 /**
@@ -85,12 +86,9 @@ export class LoggingReporter implements Reporter {
   }
 }
 
-const decimal = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
-const whole = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-
 function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return String(value);
-  return (Math.abs(value) >= 100 ? whole : decimal).format(value);
+  return Math.abs(value) >= 100 ? formatWhole(value) : formatDecimal(value);
 }
 
 function formatBytes(value: number, signed: boolean): string {
@@ -102,7 +100,7 @@ function formatBytes(value: number, signed: boolean): string {
     unit++;
   }
   const sign = value < 0 ? '-' : signed && value > 0 ? '+' : '';
-  return `${sign}${unit === 0 ? whole.format(size) : size.toFixed(1)} ${units[unit]}`;
+  return `${sign}${unit === 0 ? formatWhole(size) : size.toFixed(1)} ${units[unit]}`;
 }
 
 /** Renders one cell; the unit is guessed from the field name so any row shape reads well. */
@@ -117,7 +115,7 @@ export function formatCell(field: string, value: string | number | undefined): s
 }
 
 function formatElapsed(ms: number): string {
-  return ms < 1000 ? `${formatNumber(ms)} ms` : `${decimal.format(ms / 1000)} s`;
+  return ms < 1000 ? `${formatNumber(ms)} ms` : `${formatDecimal(ms / 1000)} s`;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Duplex, finished } from 'readable-stream';
-import { AbortError, annotateError, describe, invalidArg } from './errors';
+import { AbortError, annotateError, describe, invalidArg, unlimitedController } from './errors';
 import { IterInstance } from './iter-instance';
 import { ACCEPTS_META, isMeta } from './meta';
 import type { StepPlan } from './normalize-steps';
@@ -25,7 +25,7 @@ type InstanceStream = Duplex | NodeJS.ReadWriteStream;
 export class StreamStage extends Duplex {
   readonly counters: StepCounters;
   readonly #plan: StepPlan;
-  readonly #abort = new AbortController();
+  readonly #abort = unlimitedController();
   #instances: InstanceStream[] = [];
   #needDrain: boolean[] = [];
   #next = 0;

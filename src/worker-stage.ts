@@ -1,5 +1,5 @@
 import { Duplex } from 'readable-stream';
-import { AbortError } from './errors';
+import { AbortError, unlimitedController } from './errors';
 import type { StepPlan } from './normalize-steps';
 import { StepRunner, type RunnerHost } from './step-runner';
 import type { ItemErrorHandler } from './types';
@@ -37,7 +37,7 @@ export class WorkerStage extends Duplex {
   readonly runners: StepRunner[];
   /** The first error of a shutdown hook, if any. */
   shutdownError: unknown = undefined;
-  readonly #abort = new AbortController();
+  readonly #abort = unlimitedController();
   /** queues[i] holds outputs of runner i waiting for runner i + 1. */
   readonly #queues: unknown[][];
   #pendingItem: unknown = undefined;
