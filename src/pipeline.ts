@@ -10,6 +10,7 @@ import { ReportingObserver, RunObservers, type RunObserver } from './run-observe
 import { ProgressDisplay } from './progress';
 import { renderDot, renderMermaid, type DiagramStep } from './diagram';
 import { joinStages } from './join-stages';
+import { OutputIterator } from './output-iterator';
 import { countingSink, IteratorSink, OutputTally } from './sinks';
 import { StepCounters } from './step-counters';
 import type { ItemErrorHandler, RetryDelay, RunResult, StepStats } from './types';
@@ -269,45 +270,33 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
    * Breaking out early tears the pipeline down and closes a lazy source; a failure is thrown
    * from the loop as the very error object.
    */
-  [Symbol.asyncIterator](): AsyncIterator<O> {
-    return this.#iterate();
-  }
-
-  async *#iterate(): AsyncGenerator<O> {
-    if (this.#mode !== null)
-      throw this.#stateError('for await', `the pipeline was already used with ${this.#mode}()`);
-    if (!this.#hasInput) {
-      throw new PaipaError(
-        'ERR_PAIPA_NO_INPUT',
-        'for await over a pipeline with no input: call put(), putAll() or putIterable() first',
-      );
-    }
-    this.#mode = 'iterate';
-    this.#closeInput('for await');
-    const tally = new OutputTally(this.#options.onMeta);
-    const sink = new IteratorSink(tally, this.#options.highWaterMark);
-    const completion = this.#execute(tally, sink);
-    completion.catch(() => {});
-    let reachedEnd = false;
-    try {
-      for (;;) {
-        const { done, value } = await sink.next();
-        if (done) break;
-        yield value as O;
-      }
-      reachedEnd = true;
-    } finally {
-      if (!reachedEnd) {
-        // The consumer left early (break, return or a throw in its loop body): tear down and
-        // wait for every stream to close. Our own teardown is not a failure, and any error
-        // raised meanwhile is moot for a consumer that has already gone.
+  [Symbol.asyncIterator](): AsyncIterableIterator<O> {
+    let sink: IteratorSink | null = null;
+    return new OutputIterator<O>(
+      () => {
+        if (this.#mode !== null) {
+          throw this.#stateError('for await', `the pipeline was already used with ${this.#mode}()`);
+        }
+        if (!this.#hasInput) {
+          throw new PaipaError(
+            'ERR_PAIPA_NO_INPUT',
+            'for await over a pipeline with no input: call put(), putAll() or putIterable() first',
+          );
+        }
+        this.#mode = 'iterate';
+        this.#closeInput('for await');
+        const tally = new OutputTally(this.#options.onMeta);
+        sink = new IteratorSink(tally, this.#options.highWaterMark);
+        const completion = this.#execute(tally, sink);
+        completion.catch(() => {});
+        return { sink, completion };
+      },
+      () => {
+        // The consumer left early: our own teardown, not a failure.
         this.#cancelled = true;
-        sink.destroy();
-        await completion.catch(() => {});
-      }
-    }
-    // The outputs ended: either the run completed or it failed; a failure is thrown here.
-    await completion;
+        sink?.destroy();
+      },
+    );
   }
 
   /**

@@ -61,9 +61,10 @@ export function countingSink(tally: OutputTally, highWaterMark: number): Writabl
  */
 export class IteratorSink extends Writable {
   #buffer: unknown[] = [];
+  #head = 0;
   #heldCallback: Callback | null = null;
   #waiter: (() => void) | null = null;
-  #limit: number;
+  readonly #limit: number;
 
   constructor(
     private readonly tally: OutputTally,
@@ -89,7 +90,7 @@ export class IteratorSink extends Writable {
     }
     this.#buffer.push(chunk);
     this.#wake();
-    if (this.#buffer.length < this.#limit) callback();
+    if (this.buffered < this.#limit) callback();
     else this.#heldCallback = callback;
   }
 
@@ -105,18 +106,32 @@ export class IteratorSink extends Writable {
     waiter?.();
   }
 
-  /** The next output, or `done` once the stream finished or was torn down. */
-  async next(): Promise<IteratorResult<unknown>> {
-    for (;;) {
-      if (this.#buffer.length > 0) {
-        const value = this.#buffer.shift();
-        const held = this.#heldCallback;
-        this.#heldCallback = null;
-        held?.();
-        return { done: false, value };
-      }
-      if (this.writableFinished || this.destroyed) return { done: true, value: undefined };
-      await new Promise<void>((resolve) => (this.#waiter = resolve));
+  /** Outputs ready to be taken. */
+  get buffered(): number {
+    return this.#buffer.length - this.#head;
+  }
+
+  /** True once no more outputs will come (the stream finished or was torn down). */
+  get ended(): boolean {
+    return this.writableFinished || this.destroyed;
+  }
+
+  /** Takes the oldest output; call only when `buffered > 0`. */
+  takeOutput(): unknown {
+    const value = this.#buffer[this.#head];
+    this.#buffer[this.#head++] = undefined;
+    if (this.#head === this.#buffer.length) {
+      this.#buffer = [];
+      this.#head = 0;
     }
+    const held = this.#heldCallback;
+    this.#heldCallback = null;
+    held?.();
+    return value;
+  }
+
+  /** Calls `fn` once, at the next output or at the end. */
+  onChange(fn: () => void): void {
+    this.#waiter = fn;
   }
 }
