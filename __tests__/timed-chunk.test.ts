@@ -139,6 +139,26 @@ describe('timedChunk in a pipeline', () => {
   });
 });
 
+describe('timedChunk with concurrency 2 and meta entries', () => {
+  test('a meta entry flushes every instance before it is passed on, once', async () => {
+    const { events, Record } = recorder();
+    const onMeta = jest.fn();
+    const p = new Pipeline([[timedChunk<number>({ size: 100, timeout: 10_000 }), 2], Record], {
+      onMeta,
+    });
+    p.putAll(range(6));
+    p.putMeta('M');
+    p.putAll([6, 7]);
+    const result = await watchdog(p.run());
+    const at = events.indexOf('meta:M');
+    expect(at).toBeGreaterThan(0);
+    // every item put before the meta entry comes out before it, whichever instance held it
+    expect((events.slice(0, at) as number[][]).flat().sort((a, b) => a - b)).toEqual(range(6));
+    expect(onMeta).toHaveBeenCalledTimes(1);
+    expect(result.metaCount).toBe(1);
+  });
+});
+
 describe('timedChunk as a stream', () => {
   test('meta entries pass through unchanged, right after the flushed chunk', () => {
     const s = instance(3, 10_000);

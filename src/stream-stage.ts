@@ -19,6 +19,8 @@ type InstanceStream = Duplex | NodeJS.ReadWriteStream;
  *
  * Meta entries do not enter user code (an iterator or a foreign stream cannot tell them from
  * items): they pass around the instances, after every item written before them was handed on.
+ * Steps marked `ACCEPTS_META` (e.g. `timedChunk`) get each entry in every instance instead, in
+ * order with the items, and the stage passes it on once all instances have.
  *
  * Teardown: `_destroy` aborts `ctx.signal`, destroys every instance and waits for each to close.
  */
@@ -35,6 +37,10 @@ export class StreamStage extends Duplex {
   #pendingItem: unknown = undefined;
   #pendingCb: ((err?: Error | null) => void) | null = null;
   readonly #metaAware: boolean;
+  /** Meta entries broadcast to every instance: how many instances have yet to pass each on. */
+  readonly #metaAwaiting = new Map<unknown, number>();
+  /** parked[i]: the meta entry instance i let through and that others have yet to. */
+  #parked: unknown[] = [];
 
   constructor(plan: StepPlan) {
     super({
@@ -87,7 +93,7 @@ export class StreamStage extends Duplex {
       this.#needDrain[index] = false;
       this.#flushPending();
     });
-    instance.on('readable', () => this.#readFrom(instance));
+    instance.on('readable', () => this.#readFrom(index));
     instance.on('end', () => {
       if (++this.#ended === this.#instances.length) {
         this.#completed = true;
@@ -110,9 +116,14 @@ export class StreamStage extends Duplex {
       this.counters.meta++;
       if (!this.#metaAware) {
         if (!this.push(chunk)) this.#blocked = true;
-        callback();
-        return;
+      } else {
+        // Every instance must see the entry (each may hold a partial batch to flush); it is
+        // passed on once, when the last instance has let it through (see #readFrom).
+        this.#metaAwaiting.set(chunk, this.#instances.length);
+        for (const instance of this.#instances) instance.write(chunk as never);
       }
+      callback();
+      return;
     }
     if (this.#send(chunk)) {
       callback();
@@ -146,15 +157,29 @@ export class StreamStage extends Duplex {
     }
   }
 
-  #readFrom(instance: InstanceStream): void {
-    if (this.#blocked || this.destroyed) return;
+  #readFrom(index: number): void {
+    if (this.#blocked || this.destroyed || this.#parked[index] !== undefined) return;
+    const instance = this.#instances[index];
     let chunk: unknown;
     while ((chunk = instance.read()) !== null) {
       if (chunk === undefined) {
         this.counters.skipped++;
         continue;
       }
-      if (!isMeta(chunk)) this.counters.out++;
+      if (!isMeta(chunk)) {
+        this.counters.out++;
+      } else if (this.#metaAware) {
+        const awaiting = (this.#metaAwaiting.get(chunk) ?? 1) - 1;
+        if (awaiting > 0) {
+          // A barrier: what this instance emits after the entry waits until every other
+          // instance has let the entry through too, so the entry keeps its place.
+          this.#metaAwaiting.set(chunk, awaiting);
+          this.#parked[index] = chunk;
+          return;
+        }
+        this.#metaAwaiting.delete(chunk);
+        this.#release(chunk);
+      }
       if (!this.push(chunk)) {
         this.#blocked = true;
         return;
@@ -162,10 +187,17 @@ export class StreamStage extends Duplex {
     }
   }
 
+  /** Lets the instances parked behind a meta entry go on, once that entry is passed on. */
+  #release(meta: unknown): void {
+    const parked = this.#parked.flatMap((m, i) => (m === meta ? [i] : []));
+    for (const i of parked) this.#parked[i] = undefined;
+    if (parked.length > 0) process.nextTick(() => parked.forEach((i) => this.#readFrom(i)));
+  }
+
   override _read(): void {
     this.#blocked = false;
-    for (const instance of this.#instances) {
-      this.#readFrom(instance);
+    for (let index = 0; index < this.#instances.length; index++) {
+      this.#readFrom(index);
       if (this.#blocked) return;
     }
   }
