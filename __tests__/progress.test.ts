@@ -85,7 +85,9 @@ describe('ProgressDisplay on a log (not a TTY)', () => {
     d.stop([stats('parse', { in: 50_000, out: 50_000 })], ok);
     expect(jest.getTimerCount()).toBe(0);
     expect(stream.lines).toHaveLength(3);
-    expect(stream.lines[2]).toBe('[paipa] done: 50,000 items in 12.6 s (3,968 items/s)');
+    expect(stream.lines[2]).toBe(
+      '[paipa] done: 50,000 items in 12.6 s (3,968 items/s) | parse 50,000→50,000',
+    );
     expect(stream.text).not.toContain('\x1b');
   });
 
@@ -186,7 +188,9 @@ describe('ProgressDisplay on a terminal', () => {
     expect(stream.text).toContain('enrich | 29 in, 28 out | 0 busy, 2 queued');
     d.stop(threeSteps(), { ok: true, count: 28, durationMs: 90 });
     const written = stream.writes.length;
-    expect(stream.writes[written - 1]).toBe('[paipa] done: 28 items in 90 ms (311 items/s)\n');
+    expect(stream.writes[written - 1]).toBe(
+      '[paipa] done: 28 items in 90 ms (311 items/s) | parse 30→29 › enrich 29→28 › store 28→28\n',
+    );
     await delay(60);
     expect(stream.writes.length).toBe(written); // no redraw after stop()
   });

@@ -116,13 +116,16 @@ class WriteBatches extends Step {
 }
 
 const totals = { rows: 0, batches: 0 };
-const pipeline = new Pipeline([
-  iterStep(splitLines),
-  validateOrder,
-  [priceInUsd, 8],
-  iterStep(batchesOf100),
-  [WriteBatches, 1, { path: outputPath, totals }],
-]);
+const pipeline = new Pipeline(
+  [
+    iterStep(splitLines),
+    validateOrder,
+    [priceInUsd, 8],
+    iterStep(batchesOf100),
+    [WriteBatches, 1, { path: outputPath, totals }],
+  ],
+  { progress: true, reportEvery: 250 },
+); // live progress on stderr: a bar on a terminal, lines in a log
 
 const started = performance.now();
 pipeline.putIterable(createReadStream(inputPath, { encoding: 'utf8' }));

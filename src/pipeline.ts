@@ -447,9 +447,10 @@ export class Pipeline<I = any, O = any> implements AsyncIterable<O> {
     const count = this.#tally?.count ?? 0;
     const steps = this.stats();
     this.#state = failed ? 'failed' : 'ended';
+    // Observers count what was taken from the input (a sink step emits nothing).
     this.#observers?.stop(steps, {
       ok: !failed,
-      count,
+      count: this.#source?.count ?? steps[0]?.in ?? 0,
       durationMs,
       error: failed ? err : undefined,
     });

@@ -126,7 +126,9 @@ export class ProgressDisplay {
     this.#timer = undefined;
     this.#bars?.finish(final, performance.now() - this.#startedAt);
     this.#bars = undefined;
-    this.#stream.write(`${formatSummary(this.#title, outcome)}\n`);
+    // The summary names each step's in -> out: the one line left in a log after the bars.
+    const steps = final.length > 0 ? ` | ${formatCompact(final)}` : '';
+    this.#stream.write(`${formatSummary(this.#title, outcome)}${steps}\n`);
   }
 
   #frame(): { steps: StepStats[]; elapsedMs: number } {
