@@ -20,8 +20,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Pipeline, Step, iterStep } from 'paipa';
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
-const inputPath = process.argv[2] ?? here('./data/orders.ndjson');
-const outputPath = process.argv[3] ?? here('./out/orders-batches.ndjson');
+const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const inputPath = args[0] ?? here('./data/orders.ndjson');
+const outputPath = args[1] ?? here('./out/orders-batches.ndjson');
 
 /** Text chunks in, one string per non-empty line out (a line may span chunks). */
 async function* splitLines(chunks) {
@@ -126,6 +127,12 @@ const pipeline = new Pipeline(
   ],
   { progress: true, reportEvery: 250 },
 ); // live progress on stderr: a bar on a terminal, lines in a log
+
+// `node examples/file-etl.mjs --diagram` prints the pipeline's structure (it is in the README).
+if (process.argv.includes('--diagram')) {
+  console.log(pipeline.toMermaid());
+  process.exit(0);
+}
 
 const started = performance.now();
 pipeline.putIterable(createReadStream(inputPath, { encoding: 'utf8' }));
