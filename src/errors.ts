@@ -9,7 +9,19 @@ import { setMaxListeners } from 'node:events';
 export type PaipaErrorCode =
   'ERR_PAIPA_INVALID_ARG' | 'ERR_PAIPA_STATE' | 'ERR_PAIPA_NO_INPUT' | 'ABORT_ERR';
 
-/** An error raised by the pipeline itself (not by a step). `code` tells which kind. */
+/**
+ * An error raised by the pipeline itself (not by a step). `code` tells which kind:
+ * `ERR_PAIPA_STATE` (a method called at the wrong time, e.g. `put()` after `finish()`),
+ * `ERR_PAIPA_NO_INPUT` (`run()` with nothing to run), `ABORT_ERR` (see `AbortError`).
+ *
+ * @example
+ * try {
+ *   await p.run();
+ * } catch (err) {
+ *   if (err instanceof PaipaError && err.code === 'ERR_PAIPA_NO_INPUT') console.log('nothing to do');
+ *   else throw err;
+ * }
+ */
 export class PaipaError extends Error {
   readonly code: PaipaErrorCode;
   constructor(code: PaipaErrorCode, message: string, options?: { cause?: unknown }) {
@@ -30,7 +42,18 @@ export function unlimitedController(): AbortController {
   return controller;
 }
 
-/** Raised when a pipeline is aborted through `options.signal` (same name and code as Node's). */
+/**
+ * Raised when a pipeline is aborted through `options.signal` (same name and code as Node's).
+ * The abort reason is its `cause`.
+ *
+ * @example
+ * const p = new Pipeline(steps, { signal: AbortSignal.timeout(60_000) });
+ * p.putIterable(jobs);
+ * await p.run().catch((err) => {
+ *   if (err instanceof AbortError) console.log('gave up after a minute:', err.cause);
+ *   else throw err;
+ * });
+ */
 export class AbortError extends PaipaError {
   constructor(message = 'The pipeline was aborted', options?: { cause?: unknown }) {
     super('ABORT_ERR', message, options);
@@ -86,7 +109,15 @@ export function annotateError<E>(err: E, origin: ErrorOrigin): E {
   return err;
 }
 
-/** Reads the origin that `annotateError` left on an error, if any. */
+/**
+ * Which step (and which of its instances) raised an error that failed a pipeline; `undefined`
+ * for errors that did not come from a step. The error object itself is the one the step threw.
+ *
+ * @example
+ * await p.run().catch((err) => {
+ *   console.error(`step ${errorOrigin(err)?.step} failed:`, err);
+ * });
+ */
 export function errorOrigin(err: unknown): ErrorOrigin | undefined {
   if (err !== null && typeof err === 'object' && 'paipa' in err) {
     return (err as { paipa: ErrorOrigin }).paipa;
