@@ -1,5 +1,18 @@
 export { Pipeline } from './pipeline';
 export type { PipelineOptions } from './pipeline';
+export type { PipelineBuilder } from './pipeline-builder';
+export type {
+  NoStepListSignature,
+  NotAStep,
+  PipelineConstructor,
+  StepClassSpec,
+  StepInput,
+  StepKind,
+  StepMismatch,
+  StepOptionsMismatch,
+  StepOutput,
+  StepSpec,
+} from './chain-types';
 export { Step } from './step';
 export type { StepClass } from './step';
 export { funcStep, iterStep, streamStep } from './step-kinds';
