@@ -177,9 +177,15 @@ describe('progress and diagrams', () => {
     const p = new Pipeline([parse, [async (s: string) => s, 4, { name: 'enrich' }], [Store, 2]]);
     const text = p.toMermaid();
     expect(text).toMatch(/^flowchart LR/);
-    for (const [name, n] of [['parse', 1], ['enrich', 4], ['Store', 2]] as const) {
+    for (const [name, n] of [
+      ['parse', 1],
+      ['enrich', 4],
+      ['Store', 2],
+    ] as const) {
       expect(text).toContain(name);
-      expect(text).toMatch(new RegExp(`${name}[^\\n]*(×|x)\\s?${n}|${name}[^\\n]*concurrency ${n}`));
+      expect(text).toMatch(
+        new RegExp(`${name}[^\\n]*(×|x)\\s?${n}|${name}[^\\n]*concurrency ${n}`),
+      );
     }
   });
 
