@@ -76,6 +76,12 @@ const PIPELINE_KEYS = [
 ] as const;
 
 type Mode = 'run' | 'start' | 'iterate' | 'stream';
+const MODE_NAMES: Record<Mode, string> = {
+  run: 'run()',
+  start: 'start()',
+  iterate: 'for await',
+  stream: 'stream()',
+};
 
 const asyncDispose: typeof Symbol.asyncDispose =
   (Symbol as { asyncDispose?: typeof Symbol.asyncDispose }).asyncDispose ??
@@ -221,25 +227,14 @@ class PipelineImpl<I = any, O = any> implements AsyncIterable<O> {
    * has passed every step and every stream has closed; rejects with the first error.
    */
   async run(): Promise<RunResult> {
-    if (this.#mode !== null)
-      throw this.#stateError('run()', `the pipeline was already used with ${this.#mode}()`);
-    if (!this.#hasInput) {
-      throw new PaipaError(
-        'ERR_PAIPA_NO_INPUT',
-        'run() has no input: call put(), putAll() or putIterable() first (or start() for continuous mode)',
-      );
-    }
-    this.#mode = 'run';
-    this.#closeInput('run()');
+    this.#claimBatch('run', 'run()');
     const tally = new OutputTally(this.#options.onMeta);
     return this.#execute(tally, countingSink(tally, this.#options.highWaterMark));
   }
 
   /** Starts continuous mode: keep feeding with `put()`, then `await stop()`. */
   start(): this {
-    if (this.#mode !== null)
-      throw this.#stateError('start()', `the pipeline was already used with ${this.#mode}()`);
-    this.#mode = 'start';
+    this.#claim('start', 'start()');
     const tally = new OutputTally(this.#options.onMeta);
     this.#completion = this.#execute(tally, countingSink(tally, this.#options.highWaterMark));
     // The failure is reported by stop(), onFail and `ok`; never as an unhandled rejection.
@@ -276,17 +271,7 @@ class PipelineImpl<I = any, O = any> implements AsyncIterable<O> {
     let sink: IteratorSink | null = null;
     return new OutputIterator<O>(
       () => {
-        if (this.#mode !== null) {
-          throw this.#stateError('for await', `the pipeline was already used with ${this.#mode}()`);
-        }
-        if (!this.#hasInput) {
-          throw new PaipaError(
-            'ERR_PAIPA_NO_INPUT',
-            'for await over a pipeline with no input: call put(), putAll() or putIterable() first',
-          );
-        }
-        this.#mode = 'iterate';
-        this.#closeInput('for await');
+        this.#claimBatch('iterate', 'for await');
         const tally = new OutputTally(this.#options.onMeta);
         sink = new IteratorSink(tally, this.#options.highWaterMark);
         const completion = this.#execute(tally, sink);
@@ -307,15 +292,13 @@ class PipelineImpl<I = any, O = any> implements AsyncIterable<O> {
    * any stream; `put()` is not available in this mode.
    */
   stream(): Duplex {
-    if (this.#mode !== null)
-      throw this.#stateError('stream()', `the pipeline was already used with ${this.#mode}()`);
-    if (this.#hasInput) {
+    if (this.#mode === null && this.#hasInput) {
       throw this.#stateError(
         'stream()',
         'its input is the stream itself, but put()/putIterable() was already used',
       );
     }
-    this.#mode = 'stream';
+    this.#claim('stream', 'stream()');
     this.#inputClosedBy = 'stream()';
     const tally = new OutputTally(this.#options.onMeta);
     this.#tally = tally;
@@ -348,6 +331,29 @@ class PipelineImpl<I = any, O = any> implements AsyncIterable<O> {
   #closeInput(by: string): void {
     if (this.#inputClosedBy === null) this.#inputClosedBy = by;
     (this.#source ??= new Source(this.#options.highWaterMark)).finish();
+  }
+
+  /** Takes the pipeline for one way of running: a pipeline runs once. */
+  #claim(mode: Mode, method: string): void {
+    if (this.#mode !== null) {
+      throw this.#stateError(
+        method,
+        `the pipeline was already used with ${MODE_NAMES[this.#mode]}`,
+      );
+    }
+    this.#mode = mode;
+  }
+
+  /** run() and for await: one batch, which needs input and ends it. */
+  #claimBatch(mode: 'run' | 'iterate', method: string): void {
+    if (this.#mode === null && !this.#hasInput) {
+      throw new PaipaError(
+        'ERR_PAIPA_NO_INPUT',
+        `${method} has no input: call put(), putAll() or putIterable() first (or start() for continuous mode)`,
+      );
+    }
+    this.#claim(mode, method);
+    this.#closeInput(method);
   }
 
   #stateError(method: string, why: string): PaipaError {
