@@ -563,6 +563,7 @@ async function runSpec(spec, lib, env) {
     if (!(error instanceof AbortError)) problem(`abort reported as ${error && error.message}`);
   } else if (
     KNOWN_BUGS.firstErrorLosesDuringShutdown &&
+    error !== firstFatal.error &&
     (fatal.some((f) => f.error === error) || (abortSeq > 0 && error instanceof AbortError))
   ) {
     knownBugHits.push('first-error-loses-to-later-error-during-async-shutdown');
