@@ -80,6 +80,7 @@ async function randomRuns() {
   const leaks = [];
   let hangs = 0;
   let outputs = 0;
+  const kinds = { failed: 0, withFaults: 0, aborted: 0, broke: 0 };
   const note = (map, key, seed) => {
     const entry = map.get(key) ?? { count: 0, seeds: [] };
     entry.count++;
@@ -105,6 +106,10 @@ async function randomRuns() {
     if (!counting) return;
     if (stats.hung) hangs++;
     outputs += stats.outputs ?? 0;
+    if (stats.failed) kinds.failed++;
+    if (stats.fired) kinds.withFaults++;
+    if (stats.aborted) kinds.aborted++;
+    if (stats.broke) kinds.broke++;
     for (const p of problems) note(byProblem, p.replace(/\d+/g, 'N'), seed);
     for (const bug of stats.knownBugHits ?? []) note(knownBugHits, bug, seed);
   };
@@ -141,7 +146,7 @@ async function randomRuns() {
     heapGrowthMb = (process.memoryUsage().heapUsed - heapStart) / 2 ** 20;
     if (heapGrowthMb > 5) leaks.push(`heap grew ${heapGrowthMb.toFixed(1)} MB after gc`);
   }
-  return { byProblem, knownBugHits, leaks, hangs, outputs, seconds, heapGrowthMb };
+  return { byProblem, knownBugHits, leaks, hangs, outputs, kinds, seconds, heapGrowthMb };
 }
 
 async function loadRun() {
@@ -218,7 +223,12 @@ sampleRss();
 
 let failed = false;
 if (random) {
-  log(`random: ${RUNS} runs in ${random.seconds.toFixed(0)} s, ${random.outputs} outputs checked`);
+  const { failed: runsFailed, withFaults, aborted, broke } = random.kinds;
+  log(
+    `random: ${RUNS} runs in ${random.seconds.toFixed(0)} s, ${random.outputs} outputs checked;` +
+      ` ${withFaults} runs raised faults, ${aborted} were aborted, ${broke} ended by a break,` +
+      ` ${runsFailed} failed (as expected)`,
+  );
   for (const [problem, { count, seeds }] of random.byProblem) {
     failed = true;
     log(`  PROBLEM x${count}: ${problem} (seeds ${seeds.join(', ')})`);
