@@ -172,25 +172,22 @@ describe('numbers: wrong types and out-of-range values are rejected at construct
 
   // Bug: /tmp/paipa-bugs/huge-concurrency-allocates-eagerly.md. A concurrency no machine can
   // honour should be refused at construction, or cost nothing until items need it.
-  test.failing(
-    'a huge concurrency is refused at construction or costs nothing for a small batch',
-    async () => {
-      let p: Pipeline;
-      try {
-        p = new Pipeline([[fn, 1_000_000]]);
-      } catch (err) {
-        expect(err).toBeInstanceOf(RangeError);
-        return;
-      }
-      p.putAll([1, 2, 3]);
-      const started = performance.now();
-      await watchdog(p.run(), 2000, 'run');
-      expect(performance.now() - started).toBeLessThan(150);
-    },
-  );
+  test('a huge concurrency is refused at construction or costs nothing for a small batch', async () => {
+    let p: Pipeline;
+    try {
+      p = new Pipeline([[fn, 1_000_000]]);
+    } catch (err) {
+      expect(err).toBeInstanceOf(RangeError);
+      return;
+    }
+    p.putAll([1, 2, 3]);
+    const started = performance.now();
+    await watchdog(p.run(), 2000, 'run');
+    expect(performance.now() - started).toBeLessThan(150);
+  });
 
   // Bug: /tmp/paipa-bugs/bad-input-messages.md (null taken as "use the default").
-  test.failing.each([
+  test.each([
     ['options.highWaterMark null', { highWaterMark: null }],
     ['options.maxRetries null', { maxRetries: null }],
   ])('%s is rejected like any other non-number', (_label, options) => {
@@ -276,7 +273,7 @@ describe('step values and options: the message names the step and what it got', 
 
   // Bug: /tmp/paipa-bugs/generator-function-as-step.md. A generator function is a function, so
   // it runs as a function step and its generator objects become the outputs.
-  test.failing.each([
+  test.each([
     [
       'an async generator function',
       async function* parse(items: AsyncIterable<number>) {
@@ -294,13 +291,13 @@ describe('step values and options: the message names the step and what it got', 
   });
 
   // Bug: /tmp/paipa-bugs/class-without-process.md. Found only when the first item arrives.
-  test.failing('a Step subclass without process() is refused at construction', () => {
+  test('a Step subclass without process() is refused at construction', () => {
     class NoProcess extends (Step as unknown as new () => object) {}
     expect(() => new Pipeline([NoProcess as never])).toThrow(/steps\[0\].*NoProcess.*process/);
   });
 
   // Bug: /tmp/paipa-bugs/bad-input-messages.md (wrapper names are not checked).
-  test.failing.each([
+  test.each([
     ['funcStep(fn, 42)', () => funcStep(fn, 42 as never)],
     ["iterStep(fn, '')", () => iterStep(async function* () {}, '')],
     ['streamStep(factory, {})', () => streamStep(() => new Transform(), {} as never)],
@@ -453,17 +450,14 @@ describe('wrong things returned at run time: the run fails at once, naming the s
 
   // Bug: /tmp/paipa-bugs/bad-input-messages.md (source protocol errors). The iterator method
   // is called by putIterable(), so a non-iterator could be refused there, naming the source.
-  test.failing(
-    'an iterable whose [Symbol.iterator]() returns no iterator is refused by putIterable()',
-    () => {
-      const p = new Pipeline([fn]);
-      expect(() => p.putIterable({ [Symbol.iterator]: () => 5 } as never)).toThrow(
-        /putIterable\(\).*iterator.*got 5/,
-      );
-    },
-  );
+  test('an iterable whose [Symbol.iterator]() returns no iterator is refused by putIterable()', () => {
+    const p = new Pipeline([fn]);
+    expect(() => p.putIterable({ [Symbol.iterator]: () => 5 } as never)).toThrow(
+      /putIterable\(\).*iterator.*got 5/,
+    );
+  });
 
-  test.failing('a source whose next() returns a non-object says so', async () => {
+  test('a source whose next() returns a non-object says so', async () => {
     const p = new Pipeline([fn]);
     p.putIterable({ [Symbol.iterator]: () => ({ next: () => 5 }) } as never);
     await expect(watchdog(p.run())).rejects.toThrow(/next\(\).*5 \(number\)/);
@@ -472,23 +466,20 @@ describe('wrong things returned at run time: the run fails at once, naming the s
   // Bug: /tmp/paipa-bugs/stream-write-throws-hangs.md. A byte-mode stream (zlib, a file
   // stream...) given objects throws from write(); the throw escapes as an uncaught exception and
   // run() never settles.
-  test.failing(
-    'a byte-mode stream step given objects fails the run instead of hanging',
-    async () => {
-      const p = new Pipeline([
-        streamStep(() => new Transform({ transform: (c, _e, cb) => cb(null, c) }), 'gzip-like'),
-      ]);
-      p.putAll([{ id: 1 }]);
-      const { uncaught, result } = await catchUncaught(() =>
-        watchdog(p.run(), 1000, 'run').then(
-          () => 'resolved',
-          (err: Error) => err.message,
-        ),
-      );
-      expect(uncaught).toEqual([]);
-      expect(result).toMatch(/gzip-like|chunk/);
-    },
-  );
+  test('a byte-mode stream step given objects fails the run instead of hanging', async () => {
+    const p = new Pipeline([
+      streamStep(() => new Transform({ transform: (c, _e, cb) => cb(null, c) }), 'gzip-like'),
+    ]);
+    p.putAll([{ id: 1 }]);
+    const { uncaught, result } = await catchUncaught(() =>
+      watchdog(p.run(), 1000, 'run').then(
+        () => 'resolved',
+        (err: Error) => err.message,
+      ),
+    );
+    expect(uncaught).toEqual([]);
+    expect(result).toMatch(/gzip-like|chunk/);
+  });
 });
 
 describe('consumer-side hooks that throw', () => {
@@ -535,7 +526,7 @@ describe('consumer-side hooks that throw', () => {
 
   // Bug: /tmp/paipa-bugs/retry-delay-throws.md. The throw escapes the step runner as an
   // uncaught exception and the run never settles.
-  test.failing('a retryDelay function that throws fails the run with its error', async () => {
+  test('a retryDelay function that throws fails the run with its error', async () => {
     const boom = new Error('bad backoff');
     let calls = 0;
     const p = new Pipeline(

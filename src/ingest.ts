@@ -49,9 +49,20 @@ export class Source extends Readable {
   attach(iterable: Iterable<unknown> | AsyncIterable<unknown>): void {
     const asyncIt = (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator];
     this.#async = typeof asyncIt === 'function';
-    this.#iterator = this.#async
+    const iterator: unknown = this.#async
       ? (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]()
       : (iterable as Iterable<unknown>)[Symbol.iterator]();
+    if (
+      iterator === null ||
+      typeof iterator !== 'object' ||
+      typeof (iterator as AnyIterator).next !== 'function'
+    ) {
+      const method = this.#async ? '[Symbol.asyncIterator]()' : '[Symbol.iterator]()';
+      throw invalidArg(
+        `putIterable(): ${method} must return an iterator, got ${describe(iterator)}`,
+      );
+    }
+    this.#iterator = iterator as AnyIterator;
     this.#finished = true;
     this.#lazy = true;
     if (this.#wanted) this.#flush();
@@ -153,6 +164,12 @@ export class Source extends Readable {
   }
 
   #take(result: IteratorResult<unknown>): void {
+    if (result === null || typeof result !== 'object') {
+      this.#fail(
+        invalidArg(`The source's next() returned ${describe(result)}, not an iterator result`),
+      );
+      return;
+    }
     if (result.done) {
       this.#iterator = null;
       return;

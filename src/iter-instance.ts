@@ -1,5 +1,5 @@
 import { Duplex } from 'readable-stream';
-import { AbortError } from './errors';
+import { AbortError, describe, invalidArg } from './errors';
 import { isThenable, toError } from './thenable';
 import type { IterStepFunction, StepContext } from './types';
 
@@ -69,9 +69,12 @@ export class IterInstance extends Duplex {
     } else if (typeof syncIt === 'function') {
       this.#output = syncIt.call(output);
     } else {
+      const hint = isThenable(output)
+        ? ': it returned a Promise, so write it as an async generator (async function*)'
+        : '';
       this.destroy(
-        new TypeError(
-          `iterStep ${this.ctx.name}: the function must return an iterable or async iterable`,
+        invalidArg(
+          `iterStep ${this.ctx.name}: the function must return an iterable or async iterable, got ${describe(output)}${hint}`,
         ),
       );
     }

@@ -3,12 +3,16 @@ import type Pumpify from 'pumpify';
 import { finished, type Duplex } from 'readable-stream';
 import type Through2 from 'through2';
 import { AbortError } from './errors';
+import { FirstError } from './first-error';
 import type { OutputTally } from './sinks';
 import { isThenable, toError } from './thenable';
 import { whenClosed } from './when-closed';
 
 /** The stream pumpify joins: a Duplexify underneath, whose `_destroy(err)` emits error/close. */
-type Joined = Duplex & { _destroy(err: Error | null): void };
+type Joined = Duplex & {
+  _destroy(err: Error | null): void;
+  _ondrain: ((err?: Error) => void) | null;
+};
 
 /**
  * `stream()` mode: the stages joined into one Duplex with pumpify (writable side = the first
@@ -71,18 +75,40 @@ export function joinStages(
     highWaterMark,
   });
   const joined = new Base([...stages, tap] as never) as unknown as Joined;
-  const emitDestroy = joined._destroy.bind(joined);
+  // The first error anywhere (a stage, the tap, or the joined stream destroyed from outside,
+  // e.g. by stream.pipeline after an upstream failure) tears everything down at once.
+  const errors = new FirstError();
+  errors.watch([joined, ...inner]);
+  // pumpify emits 'error' and 'close' together; here the error (the first one) is emitted at
+  // once, so that nothing raised later (a write after the destroy) can be reported before it,
+  // and 'close' only after every stage has closed, i.e. after every shutdown hook ran.
   joined._destroy = (err) => {
-    for (const stage of stages) if (!stage.destroyed) stage.destroy(err ?? undefined);
-    void whenClosed(inner).then(() => emitDestroy(err));
+    for (const stream of inner) if (!(stream as Duplex).destroyed) (stream as Duplex).destroy();
+    const first = errors.first ?? err;
+    if (first) {
+      const ondrain = joined._ondrain;
+      joined._ondrain = null;
+      if (ondrain) ondrain(first);
+      else joined.emit('error', first);
+    }
+    void whenClosed(inner).then(() => joined.emit('close'));
   };
+
+  // A write that arrives while the joined stream is being torn down is dropped: readable-stream
+  // v3 would answer it with ERR_STREAM_DESTROYED, emitted at once, which would then be reported
+  // in place of the error that caused the teardown.
+  const write = joined.write.bind(joined);
+  joined.write = ((...args: Parameters<Duplex['write']>) =>
+    joined.destroyed ? false : write(...args)) as Duplex['write'];
 
   const onAbort = () => joined.destroy(new AbortError(undefined, { cause: signal?.reason }));
   if (signal?.aborted) process.nextTick(onAbort);
   else signal?.addEventListener('abort', onAbort, { once: true });
   finished(joined, (err) => {
     signal?.removeEventListener('abort', onAbort);
-    settle(err);
+    settle(err ? (errors.first ?? err) : err);
+    // Like any Node stream (autoDestroy), the joined stream closes once both sides are done.
+    if (!err && !joined.destroyed) joined.destroy();
   });
   return joined;
 }

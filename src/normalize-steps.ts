@@ -1,4 +1,4 @@
-import { describe, invalidArg } from './errors';
+import { describe, invalidArg, outOfRange } from './errors';
 import { isStepClass, type StepClass } from './step';
 import { definitionKind, type StreamFactory } from './step-kinds';
 import type { IterStepFunction, RetryDelay, StepFunction, StepOptions } from './types';
@@ -71,23 +71,29 @@ function planStep(spec: unknown, position: number, defaults: StepDefaults): Step
   const opts = options as Record<string, unknown> & StepOptions;
 
   const base = resolveKind(step, where);
+  if (base.kind === 'class' && (concurrency as number) > MAX_CLASS_INSTANCES) {
+    throw outOfRange(
+      `Expected \`${where} concurrency\` of a Step class to be at most ${MAX_CLASS_INSTANCES} (each instance is made and initialized up front), got ${concurrency as number}`,
+    );
+  }
   if (base.kind !== 'class') checkKnownKeys(`${where} options`, opts, ENGINE_STEP_KEYS);
   if (opts.name !== undefined && (typeof opts.name !== 'string' || opts.name === '')) {
     throw invalidArg(
       `Expected \`${where} options.name\` to be a non-empty string, got ${describe(opts.name)}`,
     );
   }
-  const highWaterMark = opts.highWaterMark ?? defaults.highWaterMark;
+  const highWaterMark =
+    opts.highWaterMark === undefined ? defaults.highWaterMark : opts.highWaterMark;
   checkInteger(`${where} options.highWaterMark`, highWaterMark, 1);
   checkBoolean(`${where} options.ordered`, opts.ordered);
-  const maxRetries = opts.maxRetries ?? defaults.maxRetries;
+  const maxRetries = opts.maxRetries === undefined ? defaults.maxRetries : opts.maxRetries;
   checkInteger(`${where} options.maxRetries`, maxRetries, 0);
   checkRetryDelay(`${where} options.retryDelay`, opts.retryDelay);
 
   const ordered = opts.ordered ?? defaults.ordered;
   if (ordered && (concurrency as number) > 1 && (base.kind === 'iter' || base.kind === 'stream')) {
     throw invalidArg(
-      `${where}: an ${base.kind === 'iter' ? 'iterStep' : 'streamStep'} with concurrency ${concurrency as number} cannot keep input order; ` +
+      `${where}: ${base.kind === 'iter' ? 'an iterStep' : 'a streamStep'} with concurrency ${concurrency as number} cannot keep input order; ` +
         'use concurrency 1, `ordered: false` for this step, or a function step',
     );
   }
@@ -106,8 +112,16 @@ function planStep(spec: unknown, position: number, defaults: StepDefaults): Step
 
 type StepBase = Pick<StepPlan, 'kind' | 'fn' | 'ctor' | 'iterFn' | 'factory'> & { name?: string };
 
+/** Above this, a class step is refused: its instances are all made (and initialized) up front. */
+export const MAX_CLASS_INSTANCES = 100_000;
+
 function resolveKind(step: unknown, where: string): StepBase {
-  if (isStepClass(step)) return { kind: 'class', ctor: step, name: step.name || undefined };
+  if (isStepClass(step)) {
+    if (typeof step.prototype.process !== 'function') {
+      throw invalidArg(`${where}: class ${step.name} extends Step but has no process() method`);
+    }
+    return { kind: 'class', ctor: step, name: step.name || undefined };
+  }
   const defined = definitionKind(step);
   if (defined === 'func') {
     const d = step as { fn: StepFunction; name?: string };
@@ -122,6 +136,13 @@ function resolveKind(step: unknown, where: string): StepBase {
     return { kind: 'stream', factory: d.factory, name: d.name };
   }
   if (typeof step === 'function') {
+    const tag = Object.prototype.toString.call(step);
+    if (tag === '[object GeneratorFunction]' || tag === '[object AsyncGeneratorFunction]') {
+      const name = step.name || 'fn';
+      throw invalidArg(
+        `${where}: ${name} is a generator function; wrap it in iterStep(${name}) to consume the items as an iterable (or use a plain function for one output per item)`,
+      );
+    }
     if (/^class[\s{]/.test(Function.prototype.toString.call(step))) {
       throw invalidArg(
         `${where}: class ${step.name} does not extend Step; extend Step or pass a function`,

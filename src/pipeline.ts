@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import { pipeline as streamPipeline, type Writable } from 'readable-stream';
 import { AbortError, describe, invalidArg, isPrematureClose, PaipaError } from './errors';
 import { buildStages, stageCounters, type Stage } from './build-stages';
+import { FirstError } from './first-error';
 import { Source } from './ingest';
 import { itemBound } from './item-bound';
 import { planSteps, type StepPlan } from './normalize-steps';
@@ -121,9 +122,9 @@ class PipelineImpl<I = any, O = any> implements AsyncIterable<O> {
   constructor(steps: readonly unknown[], options: PipelineOptions = {}) {
     checkPlainObject('options', options);
     checkKnownKeys('Pipeline options', options, PIPELINE_KEYS);
-    const highWaterMark = options.highWaterMark ?? 16;
+    const highWaterMark = options.highWaterMark === undefined ? 16 : options.highWaterMark;
     checkInteger('options.highWaterMark', highWaterMark, 1);
-    const maxRetries = options.maxRetries ?? 0;
+    const maxRetries = options.maxRetries === undefined ? 0 : options.maxRetries;
     checkInteger('options.maxRetries', maxRetries, 0);
     checkBoolean('options.ordered', options.ordered);
     checkRetryDelay('options.retryDelay', options.retryDelay);
@@ -132,7 +133,8 @@ class PipelineImpl<I = any, O = any> implements AsyncIterable<O> {
     checkOptionalFunction('options.onMeta', options.onMeta);
     checkOptionalFunction('options.onFail', options.onFail);
     if (options.reporters !== undefined) checkReporters('options.reporters', options.reporters);
-    checkInteger('options.reportEvery', options.reportEvery ?? 5000, 1);
+    if (options.reportEvery !== undefined)
+      checkInteger('options.reportEvery', options.reportEvery, 1);
     checkProgress('options.progress', options.progress);
     if (options.total !== undefined) checkInteger('options.total', options.total, 0);
     this.#options = { ...options, highWaterMark };
@@ -416,6 +418,8 @@ class PipelineImpl<I = any, O = any> implements AsyncIterable<O> {
     this.#begin();
     const signal = this.#options.signal;
     const streams = [source, ...this.#stages, sink];
+    const errors = new FirstError();
+    errors.watch(streams as never);
     return new Promise<RunResult>((resolve, reject) => {
       // Every stream still open is destroyed: the source alone may have ended already (all
       // items handed on), and destroying an ended stream reports nothing to pipeline().
@@ -428,6 +432,8 @@ class PipelineImpl<I = any, O = any> implements AsyncIterable<O> {
       streamPipeline(streams as never, (err?: Error | null) => {
         signal?.removeEventListener('abort', onAbort);
         void whenClosed(streams as never).then(() => {
+          // The error that happened first, not the one the stream machinery heard of first.
+          if (err) err = errors.first ?? err;
           err ??= this.#shutdownError();
           const result = this.#settle(err);
           if (err) reject(err);

@@ -1,4 +1,4 @@
-import { checkFunction } from './validate';
+import { checkFunction, checkStepName } from './validate';
 import type { IterStepFunction, StepContext, StepFunction } from './types';
 
 /**
@@ -48,6 +48,7 @@ export type StepDefinition = FuncStep | IterStep | StreamStep;
  */
 export function funcStep<I, O>(fn: StepFunction<I, O>, name?: string): FuncStep<I, O> {
   checkFunction('funcStep(fn)', fn);
+  checkStepName('funcStep(fn, name)', name);
   return { [kind]: 'func', fn, name: name ?? (fn.name || undefined) };
 }
 
@@ -65,6 +66,7 @@ export function funcStep<I, O>(fn: StepFunction<I, O>, name?: string): FuncStep<
  */
 export function iterStep<I, O>(fn: IterStepFunction<I, O>, name?: string): IterStep<I, O> {
   checkFunction('iterStep(fn)', fn);
+  checkStepName('iterStep(fn, name)', name);
   return { [kind]: 'iter', fn, name: name ?? (fn.name || undefined) };
 }
 
@@ -81,6 +83,7 @@ export function streamStep<I = any, O = any>(
   name?: string,
 ): StreamStep<I, O> {
   checkFunction('streamStep(factory)', factory);
+  checkStepName('streamStep(factory, name)', name);
   return { [kind]: 'stream', factory, name: name ?? (factory.name || undefined) };
 }
 

@@ -1,4 +1,4 @@
-import { annotateError, isSkip } from './errors';
+import { annotateError, describe, isSkip, outOfRange } from './errors';
 import { isMeta, MetaEntry } from './meta';
 import type { StepPlan } from './normalize-steps';
 import type { Step } from './step';
@@ -69,18 +69,30 @@ export class StepRunner {
 
   attach(host: RunnerHost): void {
     this.#host = host;
-    for (let index = 0; index < this.plan.concurrency; index++) {
-      const ctx: StepContext = Object.freeze({ signal: host.signal, index, name: this.plan.name });
-      // Class instances are made in setUp(), so that a throwing constructor fails the run.
-      this.#workers.push({ ctx, call: this.plan.fn!, initialized: this.plan.kind !== 'class' });
+    // Class instances are all made in setUp() (their hooks run up front); function workers
+    // are made when an item first needs one, so a large concurrency costs nothing unused.
+    if (this.plan.kind === 'class') {
+      for (let index = 0; index < this.plan.concurrency; index++) this.#newWorker();
+      // Idle is a stack: a lightly loaded step keeps reusing the same (warm) worker.
+      this.#idle = this.#workers.slice().reverse();
     }
-    // Idle is a stack: a lightly loaded step keeps reusing the same (warm) worker.
-    this.#idle = this.#workers.slice().reverse();
+  }
+
+  #newWorker(): Worker {
+    const index = this.#workers.length;
+    const ctx: StepContext = Object.freeze({
+      signal: this.#host.signal,
+      index,
+      name: this.plan.name,
+    });
+    const worker: Worker = { ctx, call: this.plan.fn!, initialized: this.plan.kind !== 'class' };
+    this.#workers.push(worker);
+    return worker;
   }
 
   canAccept(): boolean {
     return (
-      this.#idle.length > 0 &&
+      (this.#idle.length > 0 || this.#workers.length < this.plan.concurrency) &&
       !this.blocked &&
       (!this.#ordered || this.#window.length - this.#windowHead < this.#windowLimit)
     );
@@ -88,7 +100,7 @@ export class StepRunner {
 
   /** Hands an item or meta entry to an idle worker; call only when `canAccept()`. */
   accept(chunk: unknown): void {
-    const worker = this.#idle.pop()!;
+    const worker = this.#idle.pop() ?? this.#newWorker();
     this.inFlight++;
     const slot = this.#ordered ? this.#openSlot() : null;
     const counters = this.counters;
@@ -155,8 +167,13 @@ export class StepRunner {
     const plan = this.plan;
     if (attempt < plan.maxRetries) {
       this.counters.retried++;
-      const delay =
-        typeof plan.retryDelay === 'function' ? plan.retryDelay(attempt + 1) : plan.retryDelay;
+      let delay: number;
+      try {
+        delay = retryDelayFor(plan, attempt + 1);
+      } catch (delayErr) {
+        this.#host.fail(toError(delayErr));
+        return;
+      }
       if (delay > 0) {
         worker.retryTimer = setTimeout(() => {
           worker.retryTimer = undefined;
@@ -325,4 +342,16 @@ export class StepRunner {
       throw annotateError(err, { step: this.plan.name, instance });
     }
   }
+}
+
+/** The wait before retry number `attempt`; a retryDelay function must give a finite ms >= 0. */
+function retryDelayFor(plan: StepPlan, attempt: number): number {
+  if (typeof plan.retryDelay !== 'function') return plan.retryDelay;
+  const delay = plan.retryDelay(attempt);
+  if (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0) {
+    throw outOfRange(
+      `steps[${plan.position}] (${plan.name}): retryDelay(${attempt}) must return a number of milliseconds >= 0, got ${describe(delay)}`,
+    );
+  }
+  return delay;
 }

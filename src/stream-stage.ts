@@ -4,6 +4,7 @@ import { IterInstance } from './iter-instance';
 import { ACCEPTS_META, isMeta } from './meta';
 import type { StepPlan } from './normalize-steps';
 import { StepCounters } from './step-counters';
+import { toError } from './thenable';
 import type { StepContext } from './types';
 
 type InstanceStream = Duplex | NodeJS.ReadWriteStream;
@@ -87,6 +88,15 @@ export class StreamStage extends Duplex {
   }
 
   #attach(instance: InstanceStream, index: number): void {
+    // An instance destroyed with an error fails the stage at that moment (its 'error' event
+    // comes a tick later), so the run knows which error came first.
+    const destroy = (instance as Duplex).destroy.bind(instance);
+    (instance as Duplex).destroy = (err?: Error) => {
+      if (err && !this.destroyed && !this.#completed) {
+        this.destroy(annotateError(err, { step: this.#plan.name, instance: index }));
+      }
+      return destroy(err);
+    };
     this.#instances.push(instance);
     this.#needDrain.push(false);
     instance.on('drain', () => {
@@ -120,7 +130,7 @@ export class StreamStage extends Duplex {
         // Every instance must see the entry (each may hold a partial batch to flush); it is
         // passed on once, when the last instance has let it through (see #readFrom).
         this.#metaAwaiting.set(chunk, this.#instances.length);
-        for (const instance of this.#instances) instance.write(chunk as never);
+        for (let index = 0; index < this.#instances.length; index++) this.#write(index, chunk);
       }
       callback();
       return;
@@ -141,19 +151,36 @@ export class StreamStage extends Duplex {
       if (!this.#needDrain[index]) {
         this.#next = (index + 1) % n;
         if (!isMeta(chunk)) this.counters.in++;
-        if (!this.#instances[index].write(chunk as never)) this.#needDrain[index] = true;
+        if (!this.#write(index, chunk)) this.#needDrain[index] = true;
         return true;
       }
     }
     return false;
   }
 
+  /**
+   * Writes to one instance. A stream may throw from write() (a byte stream given an object):
+   * that fails the stage like an emitted error would, instead of escaping into the caller.
+   */
+  #write(index: number, chunk: unknown): boolean {
+    try {
+      return this.#instances[index].write(chunk as never);
+    } catch (err) {
+      this.destroy(annotateError(toError(err), { step: this.#plan.name, instance: index }));
+      return true;
+    }
+  }
+
   #flushPending(): void {
-    if (this.#pendingCb !== null && this.#send(this.#pendingItem)) {
-      const cb = this.#pendingCb;
-      this.#pendingCb = null;
+    const cb = this.#pendingCb;
+    if (cb === null || this.destroyed) return;
+    // Taken out before the write: a write runs user code, which may tear the stage down.
+    this.#pendingCb = null;
+    if (this.#send(this.#pendingItem)) {
       this.#pendingItem = undefined;
-      cb();
+      if (!this.destroyed) cb();
+    } else if (!this.destroyed) {
+      this.#pendingCb = cb;
     }
   }
 

@@ -89,3 +89,9 @@ export function checkProgress(name: string, value: unknown): void {
     );
   }
 }
+
+export function checkStepName(name: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== 'string' || value === '')) {
+    throw invalidArg(`Expected \`${name}\` to be a non-empty string, got ${describe(value)}`);
+  }
+}
