@@ -49,6 +49,8 @@ export interface RunStats {
   hung: boolean;
   error?: unknown;
   knownBugHits?: string[];
+  /** Outcomes accepted under a documented limit (e.g. two errors in the same event-loop turn). */
+  tolerated?: string[];
   afterError?: number;
   outputs?: number;
   expected?: number;
