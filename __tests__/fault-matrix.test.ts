@@ -664,13 +664,15 @@ describe('fault matrix', () => {
     expect(observed).toEqual(expected);
   });
 
-  // Open engine bugs (see knownBug).
+  // Open engine bugs (see knownBug); none at the moment.
   const buggy = matrix.filter((c) => knownBug(c) !== null);
-  test.failing.each(buggy.map((c) => [name(c), knownBug(c), c] as const))(
-    '%s [bug: /tmp/paipa-bugs/%s]',
-    async (_name, _bug, c) => {
-      const { observed, expected } = await observe(c, 2000);
-      expect(observed).toEqual(expected);
-    },
-  );
+  if (buggy.length > 0) {
+    test.failing.each(buggy.map((c) => [name(c), knownBug(c), c] as const))(
+      '%s [bug: /tmp/paipa-bugs/%s]',
+      async (_name, _bug, c) => {
+        const { observed, expected } = await observe(c, 2000);
+        expect(observed).toEqual(expected);
+      },
+    );
+  }
 });
