@@ -116,8 +116,8 @@ describe('rate limiting', () => {
     p.putIterable(source.iterable);
     const result = await p.run();
     expect(result.count).toBe(2000);
-    // 2h for source and sink, 2h + 2n per step: 8 + (8+4) + (8+6) + (8+2) = 44
-    expect(p.maxItemsInside).toBe(44);
+    // 3H for source and consumer, 2h + 2n per step: 12 + (8+4) + (8+6) + (8+2) = 48
+    expect(p.maxItemsInside).toBe(48);
     expect(maxInside).toBeGreaterThan(highWaterMark);
     expect(maxInside).toBeLessThanOrEqual(p.maxItemsInside);
   });
@@ -140,7 +140,7 @@ describe('rate limiting', () => {
     const result = await p.run();
     expect(result.steps[0].in).toBe(3000);
     expect(maxAhead).toBeLessThanOrEqual(p.maxItemsInside);
-    expect(p.maxItemsInside).toBe(2 * 2 + 2 * 2 + 2 * 1);
+    expect(p.maxItemsInside).toBe(3 * 2 + 2 * 2 + 2 * 1);
   });
 });
 

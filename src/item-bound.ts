@@ -5,7 +5,9 @@ import type { StepPlan } from './normalize-steps';
  * over until the consumer takes the output (the formula the README states and a test checks).
  * With h = a step's highWaterMark and n = its concurrency:
  *
- * - the source's buffer and the consumer's buffer: h (pipeline) each;
+ * - the source's buffer: H (the pipeline's highWaterMark); the consumer's: H for run() and
+ *   stream(), 2H for a `for await` loop (its hand-off holds H outputs beyond the stream's
+ *   buffer, so a fast loop finds one ready): 3H in all, counting the larger;
  * - a function or class step: its writable buffer (h), n items in flight, and its readable
  *   buffer, which may overshoot h by the n results of calls already running: 2h + 2n;
  *   ordered mode adds up to h finished items waiting for an earlier one;
@@ -18,7 +20,7 @@ import type { StepPlan } from './normalize-steps';
  * length runs in flat memory.
  */
 export function itemBound(plans: readonly StepPlan[], pipelineHighWaterMark: number): number {
-  let total = 2 * pipelineHighWaterMark;
+  let total = 3 * pipelineHighWaterMark;
   for (const { kind, highWaterMark: h, concurrency: n, ordered } of plans) {
     if (kind === 'func' || kind === 'class') {
       total += 2 * h + 2 * n + (ordered && n > 1 ? h : 0);

@@ -48,7 +48,17 @@ export class OutputIterator<O> implements AsyncIterableIterator<O> {
       this.#done = true;
       return completion.then(() => DONE);
     }
-    return new Promise((resolve, reject) => sink.onChange(() => this.next().then(resolve, reject)));
+    // Nothing waiting yet: resolve at the next output (or the end) without re-entering next().
+    return new Promise((resolve, reject) => {
+      const settle = () => {
+        if (sink.buffered > 0) resolve({ done: false, value: sink.takeOutput() as O });
+        else if (sink.ended) {
+          this.#done = true;
+          completion.then(() => resolve(DONE), reject);
+        } else sink.onChange(settle);
+      };
+      sink.onChange(settle);
+    });
   }
 
   return(): Promise<IteratorResult<O>> {

@@ -56,20 +56,22 @@ export function countingSink(tally: OutputTally, highWaterMark: number): Writabl
 
 /**
  * Sink for `for await`: a hand-off between the stream's writes and the iterator's `next()`.
- * A write is acknowledged only when the consumer takes its output, so at most the Writable's
- * `highWaterMark` outputs wait, and a slow loop body slows the whole pipeline down.
+ * It holds up to `highWaterMark` outputs; a write beyond that is acknowledged only when the
+ * consumer takes one, so a slow loop body slows the whole pipeline down.
  */
 export class IteratorSink extends Writable {
   #buffer: unknown[] = [];
   #head = 0;
   #heldCallback: Callback | null = null;
   #waiter: (() => void) | null = null;
+  readonly #limit: number;
 
   constructor(
     private readonly tally: OutputTally,
     highWaterMark: number,
   ) {
     super({ objectMode: true, highWaterMark });
+    this.#limit = highWaterMark;
     // 'finish' ends the iteration; wake a consumer waiting for the next output.
     this.on('finish', () => this.#wake());
   }
@@ -86,11 +88,19 @@ export class IteratorSink extends Writable {
       settleMeta(result, callback);
       return;
     }
-    // One output waits for the consumer at a time; the Writable's own buffer (highWaterMark)
-    // is the queue, so the consumer side holds what `itemBound` says and no more.
+    // Up to highWaterMark outputs wait here for the consumer, so a fast loop finds one ready
+    // without a round trip to the stream; beyond that the write waits (the Writable's own
+    // buffer then fills: `itemBound` counts both).
     this.#buffer.push(chunk);
-    this.#heldCallback = callback;
-    this.#wake();
+    if (this.buffered >= this.#limit) {
+      // Held before waking the consumer: a waiting consumer takes the output at once, which
+      // releases the held callback exactly once.
+      this.#heldCallback = callback;
+      this.#wake();
+    } else {
+      this.#wake();
+      callback();
+    }
   }
 
   override _destroy(err: Error | null, callback: (error: Error | null) => void): void {
