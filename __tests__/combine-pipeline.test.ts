@@ -8,8 +8,7 @@ import {
   identityStep,
   type GeneratorStep,
 } from '../src';
-
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+import { range } from './support/helpers';
 
 function* removeOdd(items: Iterable<number>): Generator<number> {
   for (const n of items) if (n % 2 === 0) yield n;

@@ -1,29 +1,12 @@
 import { renderDot, renderMermaid, type DiagramStep } from '../src/diagram';
 import { Pipeline } from '../src/pipeline';
-import type { StepStats } from '../src/types';
-import { range } from './support/helpers';
+import { range, statsRow } from './support/helpers';
 
 function step(name: string, concurrency = 1, extra: Partial<DiagramStep> = {}): DiagramStep {
   return { name, kind: 'func', concurrency, highWaterMark: 16, ordered: false, ...extra };
 }
 
-function row(name: string, figures: Partial<StepStats> = {}): StepStats {
-  return {
-    name,
-    concurrency: 1,
-    in: 0,
-    out: 0,
-    skipped: 0,
-    retried: 0,
-    failed: 0,
-    busy: 0,
-    queued: 0,
-    busyMs: 0,
-    throughput: 0,
-    meta: 0,
-    ...figures,
-  };
-}
+const row = statsRow;
 
 const threeSteps: DiagramStep[] = [
   step('download', 4, { kind: 'class', highWaterMark: 8 }),

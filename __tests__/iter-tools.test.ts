@@ -1,6 +1,5 @@
 import { Pipeline, chunk, consume, flatten, identityStep, iterStep } from '../src';
-
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+import { range } from './support/helpers';
 
 async function* fromArray<T>(items: readonly T[]): AsyncGenerator<T> {
   for (const item of items) yield item;

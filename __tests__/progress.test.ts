@@ -9,8 +9,7 @@ import {
   itemsDone,
   rate,
 } from '../src/progress-format';
-import type { StepStats } from '../src/types';
-import { delay, range } from './support/helpers';
+import { delay, range, statsRow } from './support/helpers';
 
 /** A writable that records what is written; `isTTY` decides which display mode is used. */
 class FakeStream extends EventEmitter {
@@ -31,23 +30,7 @@ class FakeStream extends EventEmitter {
   }
 }
 
-function stats(name: string, figures: Partial<StepStats> = {}): StepStats {
-  return {
-    name,
-    concurrency: 1,
-    in: 0,
-    out: 0,
-    skipped: 0,
-    retried: 0,
-    failed: 0,
-    busy: 0,
-    queued: 0,
-    busyMs: 0,
-    throughput: 0,
-    meta: 0,
-    ...figures,
-  };
-}
+const stats = statsRow;
 
 function display(stream: FakeStream, options: Partial<ProgressOptions> = {}): ProgressDisplay {
   return new ProgressDisplay({

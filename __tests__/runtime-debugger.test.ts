@@ -7,8 +7,7 @@ import {
   consume,
   type Report,
 } from '../src';
-
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+import { range } from './support/helpers';
 
 function* double(items: Iterable<number>): Generator<number> {
   for (const n of items) yield n * 2;

@@ -1,3 +1,5 @@
+import type { StepStats } from '../../src';
+
 /** Small tools shared by the tests: timing, deferreds, watchdogs, counting in-flight work. */
 
 export const delay = (ms: number): Promise<void> =>
@@ -76,4 +78,23 @@ export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const x of iterable) out.push(x);
   return out;
+}
+
+/** A StepStats row of zeros with the given figures, for tests of what renders the figures. */
+export function statsRow(name: string, figures: Partial<StepStats> = {}): StepStats {
+  return {
+    name,
+    concurrency: 1,
+    in: 0,
+    out: 0,
+    skipped: 0,
+    retried: 0,
+    failed: 0,
+    busy: 0,
+    queued: 0,
+    busyMs: 0,
+    throughput: 0,
+    meta: 0,
+    ...figures,
+  };
 }
