@@ -154,6 +154,17 @@ export class StepRunner {
     counters.busy--;
     if (value === undefined || value === null) counters.skipped++;
     else counters.out++;
+    if (slot === null && this.plan.concurrency > 1) {
+      // Unordered with several workers: the worker takes its next item before this result
+      // travels on, so an I/O-bound step starts its next call as early as a promise pool would.
+      // The item stays counted in flight until it is emitted, so the stage cannot end before.
+      this.#idle.push(worker);
+      this.#host.released();
+      this.#emit(slot, value);
+      this.inFlight--;
+      this.#host.released();
+      return;
+    }
     this.#emit(slot, value);
     this.#release(worker);
   }
