@@ -8,7 +8,7 @@ import {
   identityStep,
   type GeneratorStep,
 } from '../src';
-import { range } from './support/helpers';
+import { collect, fromArray, range } from './support/helpers';
 
 function* removeOdd(items: Iterable<number>): Generator<number> {
   for (const n of items) if (n % 2 === 0) yield n;
@@ -21,16 +21,6 @@ function* everySecond<T>(items: Iterable<T>): Generator<T> {
     if (keep) yield item;
     keep = !keep;
   }
-}
-
-async function* fromArray<T>(items: readonly T[]): AsyncGenerator<T> {
-  for (const item of items) yield item;
-}
-
-async function collectAsync<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of items) out.push(item);
-  return out;
 }
 
 function thrownBy(fn: () => unknown): unknown {
@@ -135,7 +125,7 @@ describe('async stages', () => {
     const out = combinePipeline(fromArray(range(100)), [chunk(10), flatten]);
     expect(Symbol.asyncIterator in out).toBe(true);
     expect(Symbol.iterator in out).toBe(false);
-    expect(await collectAsync(out)).toEqual(range(100));
+    expect(await collect(out)).toEqual(range(100));
   });
 
   test('an async step after sync ones makes the result async', async () => {
@@ -143,7 +133,7 @@ describe('async stages', () => {
       for (const n of items) yield n * 2;
     }
     const out = combinePipeline(range(4), [removeOdd, double]);
-    expect(await collectAsync(out)).toEqual([0, 4]);
+    expect(await collect(out)).toEqual([0, 4]);
   });
 
   test('every step after the first async stage receives an async iterable', async () => {
@@ -153,14 +143,14 @@ describe('async stages', () => {
       return items as AsyncIterable<number>;
     };
     const out = combinePipeline(fromArray([1]), [spy, spy]);
-    expect(await collectAsync(out)).toEqual([1]);
+    expect(await collect(out)).toEqual([1]);
     expect(inputs.every((items) => Symbol.asyncIterator in (items as object))).toBe(true);
   });
 
   test('a sync output after an async stage is lifted, its values not awaited', async () => {
     const value = Promise.resolve(1);
     const out = combinePipeline(fromArray([0]), [() => [value]]);
-    const items = await collectAsync(out as AsyncIterable<unknown>);
+    const items = await collect(out as AsyncIterable<unknown>);
     expect(items).toHaveLength(1);
     expect(items[0]).toBe(value);
   });
@@ -175,7 +165,7 @@ describe('async stages', () => {
 
   test('a sync generator step after an async stage fails on the first pull with a reason', async () => {
     const out = combinePipeline(fromArray([1]), [identityStep, removeOdd]);
-    await expect(collectAsync(out)).rejects.toThrow(
+    await expect(collect(out)).rejects.toThrow(
       /Step `steps\[1\]` iterated its input synchronously/,
     );
   });
@@ -237,7 +227,7 @@ describe('the iterator-factory form', () => {
       },
       [chunk(2)],
     );
-    expect(await collectAsync(lines(3))).toEqual([[0, 1], [2]]);
+    expect(await collect(lines(3))).toEqual([[0, 1], [2]]);
   });
 
   test('a source function that returns no iterable fails when called', () => {
@@ -270,7 +260,7 @@ describe('errors', () => {
         yield 0;
       },
     ]);
-    await expect(collectAsync(out)).rejects.toBe(boom);
+    await expect(collect(out)).rejects.toBe(boom);
   });
 
   test('breaking out of the result calls return() on the source', () => {

@@ -1,15 +1,5 @@
 import { Pipeline, chunk, consume, flatten, identityStep, iterStep } from '../src';
-import { range } from './support/helpers';
-
-async function* fromArray<T>(items: readonly T[]): AsyncGenerator<T> {
-  for (const item of items) yield item;
-}
-
-async function collectAsync<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of items) out.push(item);
-  return out;
-}
+import { collect, fromArray, range } from './support/helpers';
 
 /** A generator over 0..n-1 that records how far it got and whether it was closed. */
 function tracked(n: number) {
@@ -47,7 +37,7 @@ describe('chunk', () => {
   test('an async input gives an async iterable of the same chunks', async () => {
     const out = chunk(3)(fromArray([1, 2, 3, 4, 5, 6, 7, 8]));
     expect(Symbol.iterator in out).toBe(false);
-    expect(await collectAsync(out)).toEqual([
+    expect(await collect(out)).toEqual([
       [1, 2, 3],
       [4, 5, 6],
       [7, 8],
@@ -63,7 +53,7 @@ describe('chunk', () => {
 
   test('an empty input gives no chunk at all', async () => {
     expect([...chunk(2)([])]).toEqual([]);
-    expect(await collectAsync(chunk(2)(fromArray([])))).toEqual([]);
+    expect(await collect(chunk(2)(fromArray([])))).toEqual([]);
   });
 
   test('every chunk is a fresh array', () => {
@@ -119,7 +109,7 @@ describe('flatten', () => {
   test('an async input expands arrays and async iterables', async () => {
     const out = flatten(fromArray<unknown>([[1, 2], fromArray([3, 4]), 'x', 5]));
     expect(Symbol.iterator in out).toBe(false);
-    expect(await collectAsync(out)).toEqual([1, 2, 3, 4, 'x', 5]);
+    expect(await collect(out)).toEqual([1, 2, 3, 4, 'x', 5]);
   });
 
   test('an async iterable item in a sync input is a TypeError naming its index', () => {
@@ -194,7 +184,7 @@ describe('consume', () => {
   test('advances an async iterator by n items and leaves it open to go on', async () => {
     const items = fromArray(range(5));
     await consume(items, 3);
-    expect(await collectAsync(items)).toEqual([3, 4]);
+    expect(await collect(items)).toEqual([3, 4]);
   });
 
   test('an error from a sync iterable propagates as the same object', () => {

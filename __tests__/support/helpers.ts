@@ -74,6 +74,11 @@ export function trackedSource(limit = Infinity) {
   return { state, iterable: gen() };
 }
 
+/** The items of an array as an async iterable, one microtask apart. */
+export async function* fromArray<T>(items: readonly T[]): AsyncGenerator<T> {
+  for (const item of items) yield item;
+}
+
 export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const x of iterable) out.push(x);
