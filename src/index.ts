@@ -1,10 +1,9 @@
-export { Pipeline } from './pipeline';
-export type { PipelineOptions } from './pipeline';
-export type { PipelineBuilder } from './pipeline-builder';
+export { Pipeline } from './chain/typed-pipeline';
+export type { PipelineOptions } from './pipeline/pipeline-options';
+export type { PipelineBuilder } from './chain/pipeline-builder';
+export type { NoStepListSignature, PipelineConstructor } from './chain/pipeline-constructor';
 export type {
-  NoStepListSignature,
   NotAStep,
-  PipelineConstructor,
   StepClassSpec,
   StepInput,
   StepKind,
@@ -12,13 +11,19 @@ export type {
   StepOptionsMismatch,
   StepOutput,
   StepSpec,
-} from './chain-types';
-export { Step } from './step';
-export type { StepClass } from './step';
-export { funcStep, iterStep, streamStep } from './step-kinds';
-export type { FuncStep, IterStep, StreamStep, StreamFactory, StepDefinition } from './step-kinds';
-export { AbortError, PaipaError, SkipEntry, errorOrigin } from './errors';
-export type { ErrorOrigin, PaipaErrorCode } from './errors';
+} from './chain/step-types';
+export { Step } from './steps/step';
+export type { StepClass } from './steps/step';
+export { funcStep, iterStep, streamStep } from './steps/step-kinds';
+export type {
+  FuncStep,
+  IterStep,
+  StreamStep,
+  StreamFactory,
+  StepDefinition,
+} from './steps/step-kinds';
+export { AbortError, PaipaError, SkipEntry, errorOrigin } from './errors/errors';
+export type { ErrorOrigin, PaipaErrorCode } from './errors/errors';
 export type {
   ItemErrorHandler,
   IterStepFunction,
@@ -32,16 +37,16 @@ export type {
 } from './types';
 
 // generator pipelines, batching helpers, debugger and reporters
-export { combinePipeline } from './combine-pipeline';
-export { chunk, flatten, consume, identityStep } from './iter-tools';
-export { PipelineRuntimeDebugger } from './runtime-debugger';
-export { LoggingReporter, MemoryReporter } from './reporters';
-export type { Reporter, Report, ReportRow } from './reporters';
-export type { CombineOptions, GeneratorStep, GeneratorSteps } from './combine-pipeline';
-export type { AnyIterable, ChunkStep, Chunked, FlatItem, Flattened } from './iter-tools';
-export type { RuntimeDebuggerOptions } from './runtime-debugger';
-export type { LoggingReporterOptions } from './reporters';
+export { combinePipeline } from './generators/combine-pipeline';
+export { chunk, flatten, consume, identityStep } from './generators/iter-tools';
+export { PipelineRuntimeDebugger } from './generators/runtime-debugger';
+export { LoggingReporter, MemoryReporter } from './observe/reporters';
+export type { Reporter, Report, ReportRow } from './observe/reporters';
+export type { CombineOptions, GeneratorStep, GeneratorSteps } from './generators/combine-pipeline';
+export type { AnyIterable, ChunkStep, Chunked, FlatItem, Flattened } from './generators/iter-tools';
+export type { RuntimeDebuggerOptions } from './generators/runtime-debugger';
+export type { LoggingReporterOptions } from './observe/reporters';
 
 // time-based batching
-export { timedChunk } from './timed-chunk';
-export type { TimedChunkOptions } from './timed-chunk';
+export { timedChunk } from './steps/timed-chunk';
+export type { TimedChunkOptions } from './steps/timed-chunk';

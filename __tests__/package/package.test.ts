@@ -1,0 +1,54 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The built package, loaded the way users load it: by name, through package.json "exports",
+ * from CommonJS and from an ES module. `npm test` builds dist/ before jest runs.
+ */
+const root = join(__dirname, '..', '..');
+
+function node(args: string[]): string {
+  return execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 20_000 });
+}
+
+const script = (importLine: string) => `${importLine}
+class Double extends Step { process(n) { return n * 2; } }
+const p = new Pipeline([[Double, 2], (n) => n + 1], { ordered: true });
+p.putAll([1, 2, 3]);
+const out = [];
+for await (const x of p) out.push(x);
+console.log(JSON.stringify(out));`;
+
+beforeAll(() => {
+  if (!existsSync(join(root, 'dist', 'index.js')) || !existsSync(join(root, 'dist', 'index.mjs'))) {
+    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore', timeout: 120_000 });
+  }
+}, 130_000);
+
+test("require('paipa') loads the CommonJS build and runs a pipeline", () => {
+  const code = `(async () => { ${script("const { Pipeline, Step } = require('paipa');")} })();`;
+  expect(node(['-e', code]).trim()).toBe('[3,5,7]');
+});
+
+test("import { Pipeline } from 'paipa' loads the ES module build and runs a pipeline", () => {
+  const code = script("import { Pipeline, Step } from 'paipa';");
+  expect(node(['--input-type=module', '-e', code]).trim()).toBe('[3,5,7]');
+});
+
+test('the ES module and CommonJS entry points share one implementation (one Step class)', () => {
+  const code = `import { Step } from 'paipa';
+import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+console.log(Step === require('paipa').Step);`;
+  expect(node(['--input-type=module', '-e', code]).trim()).toBe('true');
+});
+
+test('the ES module build exports the same names as the CommonJS build', () => {
+  const code = `import * as esm from 'paipa';
+import { createRequire } from 'node:module';
+const cjs = createRequire(import.meta.url)('paipa');
+const names = (o) => Object.keys(o).filter((k) => k !== 'default' && k !== '__esModule').sort();
+console.log(JSON.stringify(names(esm)) === JSON.stringify(names(cjs)) && names(esm).length > 5);`;
+  expect(node(['--input-type=module', '-e', code]).trim()).toBe('true');
+});

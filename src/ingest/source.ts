@@ -1,0 +1,209 @@
+import { Readable } from 'readable-stream';
+import { annotateError, describe, invalidArg } from '../errors/errors';
+import { MetaEntry } from './meta';
+import { isThenable, toError } from '../util/thenable';
+
+type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
+
+/** The name errors of the input carry in `err.paipa.step`. */
+export const SOURCE_NAME = 'source';
+
+/**
+ * The pipeline's input as a Readable: first the items given with `put()`/`putMeta()` (held in
+ * order, as the caller chose to hand them over eagerly), then an attached lazy iterable, which
+ * is pulled only when the first stage asks for more (`_read`), so a lazy source of any length
+ * runs in bounded memory. The stream ends once the input is finished and everything is handed on.
+ */
+export class Source extends Readable {
+  #queue: unknown[] = [];
+  #head = 0;
+  #iterator: AnyIterator | null = null;
+  #async = false;
+  #pulling = false;
+  #finished = false;
+  #wanted = false;
+  #ended = false;
+  #lazy = false;
+  /** Items (not meta entries) handed to the pipeline so far. */
+  count = 0;
+  /** Items given eagerly with put()/putAll(). */
+  given = 0;
+
+  constructor(highWaterMark: number) {
+    super({ objectMode: true, highWaterMark });
+  }
+
+  /** Queues an item; returns false when the pipeline has no room right now (advisory). */
+  add(item: unknown): boolean {
+    if (!(item instanceof MetaEntry)) this.given++;
+    this.#queue.push(item);
+    if (this.#wanted) this.#flush();
+    return this.#queue.length - this.#head < this.readableHighWaterMark;
+  }
+
+  addMeta(value: unknown): void {
+    this.add(new MetaEntry(value));
+  }
+
+  /** Attaches a lazy iterable; the input is finished when it is exhausted. */
+  attach(iterable: Iterable<unknown> | AsyncIterable<unknown>): void {
+    const asyncIt = (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator];
+    this.#async = typeof asyncIt === 'function';
+    const iterator: unknown = this.#async
+      ? (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+      : (iterable as Iterable<unknown>)[Symbol.iterator]();
+    if (
+      iterator === null ||
+      typeof iterator !== 'object' ||
+      typeof (iterator as AnyIterator).next !== 'function'
+    ) {
+      const method = this.#async ? '[Symbol.asyncIterator]()' : '[Symbol.iterator]()';
+      throw invalidArg(
+        `putIterable(): ${method} must return an iterator, got ${describe(iterator)}`,
+      );
+    }
+    this.#iterator = iterator as AnyIterator;
+    this.#finished = true;
+    this.#lazy = true;
+    if (this.#wanted) this.#flush();
+  }
+
+  finish(): void {
+    this.#finished = true;
+    if (this.#wanted) this.#flush();
+  }
+
+  /** True once a lazy iterable was attached: the total is not known in advance. */
+  get hasLazyInput(): boolean {
+    return this.#lazy;
+  }
+
+  get queued(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  override _read(): void {
+    this.#wanted = true;
+    this.#flush();
+  }
+
+  #flush(): void {
+    while (this.#wanted && !this.destroyed) {
+      if (this.#head < this.#queue.length) {
+        const item = this.#queue[this.#head];
+        this.#queue[this.#head++] = undefined;
+        if (this.#head === this.#queue.length) {
+          this.#queue = [];
+          this.#head = 0;
+        }
+        this.#deliver(item);
+      } else if (this.#iterator !== null) {
+        if (this.#async) {
+          this.#pullAsync();
+          return;
+        }
+        this.#pullSync();
+      } else {
+        if (this.#finished && !this.#ended) {
+          this.#ended = true;
+          this.push(null);
+        }
+        return;
+      }
+    }
+  }
+
+  #deliver(item: unknown): void {
+    if (!(item instanceof MetaEntry)) this.count++;
+    this.#wanted = this.push(item);
+  }
+
+  #pullSync(): void {
+    const iterator = this.#iterator as Iterator<unknown>;
+    let result: IteratorResult<unknown>;
+    try {
+      result = iterator.next();
+    } catch (err) {
+      this.#iterator = null;
+      this.#fail(err);
+      return;
+    }
+    this.#take(result);
+  }
+
+  #pullAsync(): void {
+    if (this.#pulling) return;
+    this.#pulling = true;
+    let next: unknown;
+    try {
+      next = (this.#iterator as AsyncIterator<unknown>).next();
+    } catch (err) {
+      this.#iterator = null;
+      this.#fail(err);
+      return;
+    }
+    if (!isThenable(next)) {
+      this.#pulling = false;
+      this.#take(next as IteratorResult<unknown>);
+      if (this.#wanted) this.#flush();
+      return;
+    }
+    next.then(
+      (result) => {
+        this.#pulling = false;
+        if (this.destroyed) return;
+        this.#take(result as IteratorResult<unknown>);
+        if (this.#wanted) this.#flush();
+      },
+      (err) => {
+        this.#pulling = false;
+        this.#iterator = null;
+        this.#fail(err);
+      },
+    );
+  }
+
+  #take(result: IteratorResult<unknown>): void {
+    if (result === null || typeof result !== 'object') {
+      this.#fail(
+        invalidArg(`The source's next() returned ${describe(result)}, not an iterator result`),
+      );
+      return;
+    }
+    if (result.done) {
+      this.#iterator = null;
+      return;
+    }
+    if (result.value === null || result.value === undefined) {
+      this.#fail(
+        invalidArg(
+          `The source yielded ${describe(result.value)} after ${this.count} items; null and undefined cannot travel through a pipeline`,
+        ),
+      );
+      return;
+    }
+    this.#deliver(result.value);
+  }
+
+  #fail(err: unknown): void {
+    if (this.destroyed) return;
+    this.destroy(toError(annotateError(err, { step: SOURCE_NAME, instance: 0 })));
+  }
+
+  override _destroy(err: Error | null, callback: (error: Error | null) => void): void {
+    // Close a lazy source that was not exhausted (generators run their `finally`). An async
+    // `return()` is not awaited: it queues behind a pending `next()` that may never settle.
+    const iterator = this.#iterator;
+    this.#iterator = null;
+    this.#queue = [];
+    if (iterator && typeof iterator.return === 'function') {
+      try {
+        const r = iterator.return();
+        if (isThenable(r)) r.then(undefined, () => {});
+      } catch {
+        // a throwing return() must not mask the error that caused the teardown
+      }
+    }
+    callback(err);
+  }
+}

@@ -1,0 +1,449 @@
+import type { Duplex } from 'node:stream';
+import { pipeline as streamPipeline, type Writable } from 'readable-stream';
+import { AbortError, describe, invalidArg, isPrematureClose, PaipaError } from '../errors/errors';
+import { buildStages, stageCounters, type Stage } from '../stages/build-stages';
+import { FirstError } from '../errors/first-error';
+import { Source } from '../ingest/source';
+import { itemBound } from './item-bound';
+import { planSteps, type StepPlan } from '../steps/normalize-steps';
+import { checkReporters } from '../observe/reporters';
+import { ReportingObserver, RunObservers, type RunObserver } from '../observe/run-observers';
+import { ProgressDisplay } from '../observe/progress';
+import { renderDot, renderMermaid, type DiagramStep } from '../observe/diagram';
+import { joinStages } from '../output/join-stages';
+import { OutputIterator } from '../output/output-iterator';
+import { countingSink, IteratorSink, OutputTally } from '../output/sinks';
+import { StepCounters } from '../observe/step-counters';
+import type { RunResult, StepStats } from '../types';
+import {
+  checkBoolean,
+  checkInteger,
+  checkKnownKeys,
+  checkOptionalFunction,
+  checkPlainObject,
+  checkProgress,
+  checkRetryDelay,
+  checkSignal,
+} from '../util/validate';
+import { whenClosed } from '../util/when-closed';
+import { RunnerStage } from '../stages/runner-stage';
+import type { PipelineOptions } from './pipeline-options';
+
+const PIPELINE_KEYS = [
+  'highWaterMark',
+  'ordered',
+  'maxRetries',
+  'retryDelay',
+  'signal',
+  'onItemError',
+  'onMeta',
+  'onFail',
+  'reporters',
+  'reportEvery',
+  'progress',
+  'total',
+] as const;
+
+type Mode = 'run' | 'start' | 'iterate' | 'stream';
+const MODE_NAMES: Record<Mode, string> = {
+  run: 'run()',
+  start: 'start()',
+  iterate: 'for await',
+  stream: 'stream()',
+};
+
+const asyncDispose: typeof Symbol.asyncDispose =
+  (Symbol as { asyncDispose?: typeof Symbol.asyncDispose }).asyncDispose ??
+  (Symbol.for('nodejs.asyncDispose') as typeof Symbol.asyncDispose);
+
+/**
+ * A list of steps, each with its own number of parallel instances, joined by bounded
+ * streams. Feed it with `put`/`putAll`/`putIterable`, then consume it one of four ways:
+ * `run()` (one batch), `start()`…`stop()` (continuous), `for await` (iterate the outputs) or
+ * `stream()` (a Duplex for `stream.pipeline`). A pipeline runs once.
+ *
+ * Errors: the first error from any step, the source or the sink rejects (or errors the stream
+ * or the loop) with that very error object, marked with `err.paipa = { step, instance }`; every
+ * stream is destroyed, `ctx.signal` is aborted and the shutdown hooks run before it settles.
+ *
+ * @example
+ * const p = new Pipeline([[download, 4], parse, [store, 2]]);
+ * p.putIterable(urls);
+ * const { count } = await p.run();
+ */
+export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
+  readonly #plans: StepPlan[];
+  readonly #options: PipelineOptions & { highWaterMark: number };
+  #source: Source | null = null;
+  #hasInput = false;
+  #inputClosedBy: string | null = null;
+  #mode: Mode | null = null;
+  #stages: Stage[] = [];
+  #state: 'idle' | 'running' | 'ended' | 'failed' = 'idle';
+  #tally: OutputTally | null = null;
+  #startedAt = 0;
+  #completion: Promise<RunResult> | null = null;
+  #observers: RunObservers | null = null;
+  /** Set when the consumer itself ended the run early (a `break`): not a failure. */
+  #cancelled = false;
+
+  constructor(steps: readonly unknown[], options: PipelineOptions = {}) {
+    checkPlainObject('options', options);
+    checkKnownKeys('Pipeline options', options, PIPELINE_KEYS);
+    const highWaterMark = options.highWaterMark === undefined ? 16 : options.highWaterMark;
+    checkInteger('options.highWaterMark', highWaterMark, 1);
+    const maxRetries = options.maxRetries === undefined ? 0 : options.maxRetries;
+    checkInteger('options.maxRetries', maxRetries, 0);
+    checkBoolean('options.ordered', options.ordered);
+    checkRetryDelay('options.retryDelay', options.retryDelay);
+    checkSignal('options.signal', options.signal);
+    checkOptionalFunction('options.onItemError', options.onItemError);
+    checkOptionalFunction('options.onMeta', options.onMeta);
+    checkOptionalFunction('options.onFail', options.onFail);
+    if (options.reporters !== undefined) checkReporters('options.reporters', options.reporters);
+    if (options.reportEvery !== undefined)
+      checkInteger('options.reportEvery', options.reportEvery, 1);
+    checkProgress('options.progress', options.progress);
+    if (options.total !== undefined) checkInteger('options.total', options.total, 0);
+    this.#options = { ...options, highWaterMark };
+    this.#plans = planSteps(steps, {
+      highWaterMark,
+      maxRetries,
+      ordered: options.ordered ?? false,
+      retryDelay: options.retryDelay ?? 0,
+    });
+  }
+
+  /** True while the pipeline runs; false before it starts and once it has ended or failed. */
+  get alive(): boolean {
+    return this.#state === 'running';
+  }
+
+  /**
+   * The most items this pipeline holds at once (see `itemBound` in the README's "Rate
+   * limiting"): it depends on the steps' highWaterMarks and concurrency, not on the input size.
+   */
+  get maxItemsInside(): number {
+    return itemBound(this.#plans, this.#options.highWaterMark);
+  }
+
+  /** False once the pipeline has failed. */
+  get ok(): boolean {
+    return this.#state !== 'failed';
+  }
+
+  /**
+   * Adds one item. Returns false when the input buffer is at its high-water mark (the item is
+   * still taken; back off, or use `putIterable`/`stream()` for exact backpressure).
+   * Throws a TypeError for `null`/`undefined` and an error after `finish()`, after `run()` began,
+   * and in `stream()` mode.
+   */
+  put(item: I): boolean {
+    if (item === null || item === undefined) {
+      throw invalidArg(
+        `put() needs an item; got ${describe(item)}, which cannot travel through a stream`,
+      );
+    }
+    return this.#input('put()').add(item);
+  }
+
+  /** Adds every item of a (sync) iterable now. */
+  putAll(items: Iterable<I>): this {
+    if (items === null || typeof (items as Iterable<I>)?.[Symbol.iterator] !== 'function') {
+      throw invalidArg(`putAll() needs an iterable, got ${describe(items)}`);
+    }
+    this.#input('putAll()');
+    for (const item of items) this.put(item);
+    return this;
+  }
+
+  /**
+   * Attaches a lazy source, sync or async: it is pulled only as the pipeline has room, and
+   * the input ends when it does. Its errors fail the pipeline; teardown calls its `return()`.
+   */
+  putIterable(items: Iterable<I> | AsyncIterable<I>): this {
+    const isIterable =
+      items !== null &&
+      items !== undefined &&
+      (typeof (items as AsyncIterable<I>)[Symbol.asyncIterator] === 'function' ||
+        typeof (items as Iterable<I>)[Symbol.iterator] === 'function');
+    if (!isIterable) {
+      throw invalidArg(`putIterable() needs an iterable or async iterable, got ${describe(items)}`);
+    }
+    this.#input('putIterable()').attach(items);
+    this.#inputClosedBy = 'putIterable()';
+    return this;
+  }
+
+  /** Sends a control entry through every step's `processMeta`; it is reported to `onMeta`. */
+  putMeta(value: unknown): this {
+    this.#input('putMeta()').addMeta(value);
+    return this;
+  }
+
+  /** Ends the input: the pipeline finishes once every item put so far has passed every step. */
+  finish(): this {
+    if (this.#mode === 'stream')
+      throw this.#stateError(
+        'finish()',
+        'in stream() mode the input is the stream: call end() on it',
+      );
+    this.#closeInput('finish()');
+    return this;
+  }
+
+  /**
+   * Runs one batch: finishes the input itself, resolves with the `RunResult` once every item
+   * has passed every step and every stream has closed; rejects with the first error.
+   */
+  async run(): Promise<RunResult> {
+    this.#claimBatch('run', 'run()');
+    const tally = new OutputTally(this.#options.onMeta);
+    return this.#execute(tally, countingSink(tally, this.#options.highWaterMark));
+  }
+
+  /** Starts continuous mode: keep feeding with `put()`, then `await stop()`. */
+  start(): this {
+    this.#claim('start', 'start()');
+    const tally = new OutputTally(this.#options.onMeta);
+    this.#completion = this.#execute(tally, countingSink(tally, this.#options.highWaterMark));
+    // The failure is reported by stop(), onFail and `ok`; never as an unhandled rejection.
+    this.#completion.catch(() => {});
+    return this;
+  }
+
+  /** Finishes the input of a started pipeline and resolves once it drained (rejects on failure). */
+  async stop(): Promise<RunResult> {
+    if (this.#mode !== 'start' || this.#completion === null) {
+      throw this.#stateError('stop()', 'stop() ends continuous mode; call start() first');
+    }
+    if (this.#inputClosedBy === null) this.#closeInput('stop()');
+    this.#source?.finish();
+    return this.#completion;
+  }
+
+  async [asyncDispose](): Promise<void> {
+    if (this.#mode === 'start' && this.#state === 'running') await this.stop();
+  }
+
+  /** Figures per step, readable at any time (zeros before the pipeline starts). */
+  stats(): StepStats[] {
+    if (this.#stages.length > 0) return stageCounters(this.#stages).map((c) => c.snapshot());
+    return this.#plans.map((p) => new StepCounters(p.name, p.concurrency).snapshot());
+  }
+
+  /**
+   * Iterates the outputs of the last step (batch mode: the input is finished for you).
+   * Breaking out early tears the pipeline down and closes a lazy source; a failure is thrown
+   * from the loop as the very error object.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<O> {
+    let sink: IteratorSink | null = null;
+    return new OutputIterator<O>(
+      () => {
+        this.#claimBatch('iterate', 'for await');
+        const tally = new OutputTally(this.#options.onMeta);
+        sink = new IteratorSink(tally, this.#options.highWaterMark);
+        const completion = this.#execute(tally, sink);
+        completion.catch(() => {});
+        return { sink, completion };
+      },
+      () => {
+        // The consumer left early: our own teardown, not a failure.
+        this.#cancelled = true;
+        sink?.destroy();
+      },
+    );
+  }
+
+  /**
+   * The pipeline as one Duplex (writable side: items in; readable side: outputs), for use in
+   * `stream.pipeline(source, p.stream(), sink)`. Backpressure and errors propagate as with
+   * any stream; `put()` is not available in this mode.
+   */
+  stream(): Duplex {
+    if (this.#mode === null && this.#hasInput) {
+      throw this.#stateError(
+        'stream()',
+        'its input is the stream itself, but put()/putIterable() was already used',
+      );
+    }
+    this.#claim('stream', 'stream()');
+    this.#inputClosedBy = 'stream()';
+    const tally = new OutputTally(this.#options.onMeta);
+    this.#tally = tally;
+    this.#stages = buildStages(this.#plans, { onItemError: this.#options.onItemError });
+    this.#begin();
+    // Typed as Node's Duplex: that is the type existing stream code expects (the object is a
+    // readable-stream Duplex, which implements the same interface).
+    return joinStages(this.#stages, tally, this.#options, (err) =>
+      this.#settle(err),
+    ) as unknown as Duplex;
+  }
+
+  #input(method: string): Source {
+    if (this.#mode === 'stream') {
+      throw this.#stateError(method, 'in stream() mode write to the stream returned by stream()');
+    }
+    if (this.#mode === 'run' || this.#mode === 'iterate') {
+      throw this.#stateError(
+        method,
+        `${this.#mode === 'run' ? 'run()' : 'for await'} already took the batch; for continuous input use start(), put() and stop()`,
+      );
+    }
+    if (this.#inputClosedBy !== null) {
+      throw this.#stateError(method, `the input was already ended by ${this.#inputClosedBy}`);
+    }
+    this.#hasInput = true;
+    return (this.#source ??= new Source(this.#options.highWaterMark));
+  }
+
+  #closeInput(by: string): void {
+    if (this.#inputClosedBy === null) this.#inputClosedBy = by;
+    (this.#source ??= new Source(this.#options.highWaterMark)).finish();
+  }
+
+  /** Takes the pipeline for one way of running: a pipeline runs once. */
+  #claim(mode: Mode, method: string): void {
+    if (this.#mode !== null) {
+      throw this.#stateError(
+        method,
+        `the pipeline was already used with ${MODE_NAMES[this.#mode]}`,
+      );
+    }
+    this.#mode = mode;
+  }
+
+  /** run() and for await: one batch, which needs input and ends it. */
+  #claimBatch(mode: 'run' | 'iterate', method: string): void {
+    if (this.#mode === null && !this.#hasInput) {
+      throw new PaipaError(
+        'ERR_PAIPA_NO_INPUT',
+        `${method} has no input: call put(), putAll() or putIterable() first (or start() for continuous mode)`,
+      );
+    }
+    this.#claim(mode, method);
+    this.#closeInput(method);
+  }
+
+  #stateError(method: string, why: string): PaipaError {
+    return new PaipaError('ERR_PAIPA_STATE', `${method} is not possible: ${why}`);
+  }
+
+  #begin(): void {
+    this.#state = 'running';
+    this.#startedAt = performance.now();
+    this.#observers = this.#makeObservers();
+    this.#observers.start(() => this.stats());
+  }
+
+  #makeObservers(): RunObservers {
+    const { reporters, reportEvery, progress, total } = this.#options;
+    const observers: RunObserver[] = [];
+    if (reporters && reporters.length > 0) {
+      observers.push(new ReportingObserver(reporters, reportEvery ?? 5000));
+    }
+    if (progress) {
+      observers.push(
+        new ProgressDisplay({
+          stream: progress === true ? process.stderr : progress,
+          total: total ?? (this.#source?.hasLazyInput ? undefined : this.#source?.given),
+          intervalMs: reportEvery ?? 1000,
+        }),
+      );
+    }
+    return new RunObservers(observers);
+  }
+
+  /**
+   * The pipeline's structure as a Mermaid flowchart (renders on GitHub in a mermaid code
+   * block): input, each step fanned out to its instances and merged back, queue bounds on the
+   * edges, and with `{ stats: true }` the live figures.
+   */
+  toMermaid(options: { stats?: boolean } = {}): string {
+    return renderMermaid(this.#diagramSteps(), options.stats ? this.stats() : undefined);
+  }
+
+  /** The same picture in Graphviz DOT (`dot -Tsvg pipeline.dot > pipeline.svg`). */
+  toDot(options: { stats?: boolean } = {}): string {
+    return renderDot(this.#diagramSteps(), options.stats ? this.stats() : undefined);
+  }
+
+  #diagramSteps(): DiagramStep[] {
+    return this.#plans.map(({ name, kind, concurrency, highWaterMark, ordered }) => ({
+      name,
+      kind,
+      concurrency,
+      highWaterMark,
+      ordered,
+    }));
+  }
+
+  #execute(tally: OutputTally, sink: Writable): Promise<RunResult> {
+    const source = (this.#source ??= new Source(this.#options.highWaterMark));
+    this.#tally = tally;
+    this.#stages = buildStages(this.#plans, { onItemError: this.#options.onItemError });
+    this.#begin();
+    const signal = this.#options.signal;
+    const streams = [source, ...this.#stages, sink];
+    const errors = new FirstError();
+    errors.watch(streams as never);
+    return new Promise<RunResult>((resolve, reject) => {
+      // Every stream still open is destroyed: the source alone may have ended already (all
+      // items handed on), and destroying an ended stream reports nothing to pipeline().
+      const onAbort = () => {
+        const err = new AbortError(undefined, { cause: signal?.reason });
+        for (const stream of streams) if (!stream.destroyed) stream.destroy(err);
+      };
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+      streamPipeline(streams as never, (err?: Error | null) => {
+        signal?.removeEventListener('abort', onAbort);
+        void whenClosed(streams as never).then(() => {
+          // The error that happened first, not the one the stream machinery heard of first.
+          if (err) err = errors.first ?? err;
+          err ??= this.#shutdownError();
+          const result = this.#settle(err);
+          if (err) reject(err);
+          else resolve(result!);
+        });
+      });
+    });
+  }
+
+  /** A shutdown hook's failure surfaces after the data has flowed: it still fails the run. */
+  #shutdownError(): Error | undefined {
+    for (const stage of this.#stages) {
+      if (stage instanceof RunnerStage && stage.shutdownError !== undefined) {
+        return stage.shutdownError as Error;
+      }
+    }
+    return undefined;
+  }
+
+  /** Records the outcome once; returns the result on success. */
+  #settle(err: Error | null | undefined): RunResult | undefined {
+    if (this.#state !== 'running') return undefined;
+    const failed = !!err && !(this.#cancelled && isPrematureClose(err));
+    const durationMs = performance.now() - this.#startedAt;
+    const count = this.#tally?.count ?? 0;
+    const steps = this.stats();
+    this.#state = failed ? 'failed' : 'ended';
+    // Observers count what was taken from the input (a sink step emits nothing).
+    this.#observers?.stop(steps, {
+      ok: !failed,
+      count: this.#source?.count ?? steps[0]?.in ?? 0,
+      durationMs,
+      error: failed ? err : undefined,
+    });
+    if (failed) {
+      try {
+        this.#options.onFail?.(err);
+      } catch {
+        // onFail is a notification; the error itself still reaches the caller
+      }
+      return undefined;
+    }
+    return { ok: true, count, metaCount: this.#tally?.metaCount ?? 0, durationMs, steps };
+  }
+}

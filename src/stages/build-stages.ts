@@ -1,0 +1,40 @@
+import type { StepPlan } from '../steps/normalize-steps';
+import { StepCounters } from '../observe/step-counters';
+import { StreamStage } from './stream-stage';
+import { RunnerStage, type StageHooks } from './runner-stage';
+
+export type Stage = RunnerStage | StreamStage;
+
+/**
+ * Turns the plans into stream stages: iterator and stream steps get a `StreamStage` each;
+ * function and class steps get a `RunnerStage`, where a run of consecutive concurrency-1 steps
+ * shares one stage (see `RunnerStage` on fusion).
+ */
+export function buildStages(plans: readonly StepPlan[], hooks: StageHooks): Stage[] {
+  const stages: Stage[] = [];
+  let chain: StepPlan[] = [];
+  const flush = () => {
+    if (chain.length > 0) stages.push(new RunnerStage(chain, hooks));
+    chain = [];
+  };
+  for (const plan of plans) {
+    if (plan.kind === 'iter' || plan.kind === 'stream') {
+      flush();
+      stages.push(new StreamStage(plan));
+    } else if (plan.concurrency === 1) {
+      chain.push(plan);
+    } else {
+      flush();
+      stages.push(new RunnerStage([plan], hooks));
+    }
+  }
+  flush();
+  return stages;
+}
+
+/** The live figures of every step, in pipeline order. */
+export function stageCounters(stages: readonly Stage[]): StepCounters[] {
+  return stages.flatMap((s) =>
+    s instanceof RunnerStage ? s.runners.map((r) => r.counters) : [s.counters],
+  );
+}

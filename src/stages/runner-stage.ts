@@ -1,0 +1,198 @@
+import { Duplex } from 'readable-stream';
+import { AbortError, unlimitedController } from '../errors/errors';
+import type { StepPlan } from '../steps/normalize-steps';
+import { StepRunner, type RunnerHost } from './step-runner';
+import type { ItemErrorHandler } from '../types';
+
+/** What a stage needs from its pipeline besides its own plans. */
+export interface StageHooks {
+  onItemError?: ItemErrorHandler;
+}
+
+type Callback = (err?: Error | null) => void;
+
+/**
+ * The stage of function and `Step`-class steps: one Duplex hosting a `StepRunner` (a step's
+ * `concurrency` instances), or a chain of concurrency-1 runners.
+ *
+ * Fan-out: `_write` hands each item to an idle instance and only then acknowledges the write, so
+ * a busy stage stops accepting input and the upstream buffers fill: that is the rate limit.
+ * A slow instance never stalls the others, because items go to whichever instance is idle.
+ * Merge: results are pushed as they complete (or in input order, see `StepRunner`); when
+ * `push()` reports a full readable buffer no new item starts until `_read`.
+ *
+ * Fusion: consecutive concurrency-1 steps share one stage (one stream hop instead of several,
+ * which is most of the per-item cost of cheap steps). Between two runners of the chain sits a
+ * queue bounded by the next step's highWaterMark, so each step still has its own instance, its
+ * own buffer and its own figures, and an async step still overlaps with the steps around it.
+ *
+ * Bound: the stage holds at most its writable buffer (first step's highWaterMark), each
+ * runner's in-flight items and inner queue, and its readable buffer (last step's highWaterMark
+ * plus the results of calls already running). See `itemBound`.
+ *
+ * Teardown: `_destroy` aborts `ctx.signal`, cancels retry timers and runs the shutdown hooks
+ * exactly once; it never waits for in-flight work, whose late results are dropped.
+ */
+export class RunnerStage extends Duplex {
+  readonly runners: StepRunner[];
+  /** The first error of a shutdown hook, if any. */
+  shutdownError: unknown = undefined;
+  readonly #abort = unlimitedController();
+  /** queues[i] holds outputs of runner i waiting for runner i + 1. */
+  readonly #queues: unknown[][];
+  #pendingItem: unknown = undefined;
+  #pendingCb: Callback | null = null;
+  #finalCb: Callback | null = null;
+  #completed = false;
+  #pumping = false;
+  /** Items waiting in the inner queues, summed. */
+  #queued = 0;
+  readonly #hosts: RunnerHost[] = [];
+
+  constructor(plans: readonly StepPlan[], hooks: StageHooks = {}) {
+    const first = plans[0];
+    const last = plans[plans.length - 1];
+    super({
+      objectMode: true,
+      writableHighWaterMark: first.highWaterMark,
+      readableHighWaterMark: last.highWaterMark,
+    });
+    this.runners = plans.map((plan) => new StepRunner(plan));
+    this.#queues = plans.slice(1).map(() => []);
+    this.runners.forEach((runner, i) => {
+      const isLast = i === plans.length - 1;
+      const host: RunnerHost = {
+        output: isLast ? (value) => this.push(value) : (value) => this.#handOn(i, value),
+        // The common case (nothing waiting anywhere) must cost next to nothing per item.
+        released: () => {
+          if (this.#pendingCb !== null || this.#queued > 0 || this.#finalCb !== null) this.#pump();
+        },
+        fail: (err) => this.destroy(err),
+        stopped: false,
+        signal: this.#abort.signal,
+        onItemError: hooks.onItemError,
+      };
+      this.#hosts.push(host);
+      runner.attach(host);
+      runner.counters.queued =
+        i === 0 ? () => this.writableLength : () => this.#queues[i - 1].length;
+    });
+  }
+
+  /** Passes runner i's output to runner i + 1, or queues it; false when the queue is full. */
+  #handOn(i: number, value: unknown): boolean {
+    const next = this.runners[i + 1];
+    const queue = this.#queues[i];
+    if (queue.length === 0 && next.canAccept()) {
+      next.accept(value);
+      return true;
+    }
+    queue.push(value);
+    this.#queued++;
+    return queue.length < next.plan.highWaterMark;
+  }
+
+  _construct(callback: Callback): void {
+    if (this.runners.every((r) => r.plan.kind !== 'class')) {
+      callback();
+      return;
+    }
+    // Runners set up one after another: a pipeline's steps initialize in order.
+    this.runners
+      .reduce((prev, runner) => prev.then(() => runner.setUp()), Promise.resolve())
+      .then(() => callback(), callback);
+  }
+
+  override _write(chunk: unknown, _enc: string, callback: Callback): void {
+    const first = this.runners[0];
+    if (first.canAccept()) {
+      first.accept(chunk);
+      callback();
+    } else {
+      this.#pendingItem = chunk;
+      this.#pendingCb = callback;
+    }
+  }
+
+  override _read(): void {
+    this.runners[this.runners.length - 1].blocked = false;
+    this.#pump();
+  }
+
+  override _final(callback: Callback): void {
+    this.#finalCb = callback;
+    this.#pump();
+  }
+
+  /** Moves work forward after any change: inner queues, then a waiting write, then the end. */
+  #pump(): void {
+    // Re-entrant calls (a runner finishing synchronously inside accept) are folded into the
+    // running loop, which repeats until nothing moves.
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      let moved = true;
+      while (moved && !this.destroyed) {
+        moved = false;
+        for (let i = this.#queues.length - 1; i >= 0; i--) {
+          const queue = this.#queues[i];
+          const next = this.runners[i + 1];
+          while (queue.length > 0 && next.canAccept()) {
+            this.#queued--;
+            next.accept(queue.shift());
+            moved = true;
+          }
+          if (queue.length < next.plan.highWaterMark && this.runners[i].blocked) {
+            this.runners[i].blocked = false;
+            moved = true;
+          }
+        }
+        if (this.#pendingCb !== null && this.runners[0].canAccept()) {
+          const cb = this.#pendingCb;
+          const item = this.#pendingItem;
+          this.#pendingCb = null;
+          this.#pendingItem = undefined;
+          this.runners[0].accept(item);
+          cb();
+          moved = true;
+        }
+      }
+    } finally {
+      this.#pumping = false;
+    }
+    this.#maybeEnd();
+  }
+
+  #maybeEnd(): void {
+    if (this.#finalCb === null || this.#pendingCb !== null) return;
+    if (this.#queued > 0 || this.runners.some((r) => r.inFlight > 0)) return;
+    const cb = this.#finalCb;
+    this.#finalCb = null;
+    this.#completed = true;
+    const now = performance.now();
+    for (const r of this.runners) r.counters.endedAt = now;
+    this.push(null);
+    cb();
+  }
+
+  override _destroy(err: Error | null, callback: (error: Error | null) => void): void {
+    for (const host of this.#hosts) host.stopped = true;
+    if (!this.#completed) this.#abort.abort(err ?? new AbortError('The pipeline was torn down'));
+    this.#pendingCb = null;
+    this.#finalCb = null;
+    for (const queue of this.#queues) queue.length = 0;
+    this.#queued = 0;
+    // Every runner shuts down even if an earlier one's hook fails; the first failure is kept.
+    Promise.allSettled(this.runners.map((r) => r.shutDown())).then((results) => {
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
+        // After a clean end the stream machinery has already reported success; the pipeline
+        // looks here once every stream has closed.
+        this.shutdownError = failed.reason;
+        callback(err ?? failed.reason);
+      } else {
+        callback(err);
+      }
+    });
+  }
+}
