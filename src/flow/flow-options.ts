@@ -1,5 +1,5 @@
 import { describe, invalidArg, outOfRange } from '../errors/errors';
-import { checkInteger, checkPlainObject } from '../util/validate';
+import { checkInteger, checkKnownKeys, checkPlainObject } from '../util/validate';
 
 /** `rateLimit` of a step: at most `limit` calls start in any window of `intervalMs` ms. */
 export interface RateLimit {
@@ -50,14 +50,7 @@ export function planFlow(where: string, kind: string, options: Record<string, un
   if (options.rateLimit !== undefined) {
     forCalls('rateLimit');
     const name = `${where} options.rateLimit`;
-    checkPlainObject(name, options.rateLimit);
-    const { limit, intervalMs, ...rest } = options.rateLimit as Record<string, unknown>;
-    const extra = Object.keys(rest);
-    if (extra.length > 0) {
-      throw invalidArg(
-        `Unknown option \`${extra[0]}\` in ${name}; expected \`limit\` and \`intervalMs\``,
-      );
-    }
+    const { limit, intervalMs } = checkedObject(name, options.rateLimit, ['limit', 'intervalMs']);
     checkInteger(`${name}.limit`, limit, 1);
     checkPositiveMs(`${name}.intervalMs`, intervalMs);
     flow.rateLimit = { limit: limit as number, intervalMs: intervalMs as number };
@@ -74,19 +67,19 @@ export function planFlow(where: string, kind: string, options: Record<string, un
       );
     }
     const name = `${where} options.restart`;
-    checkPlainObject(name, options.restart);
-    const { max, withinMs, ...rest } = options.restart as Record<string, unknown>;
-    const extra = Object.keys(rest);
-    if (extra.length > 0) {
-      throw invalidArg(
-        `Unknown option \`${extra[0]}\` in ${name}; expected \`max\` and \`withinMs\``,
-      );
-    }
+    const { max, withinMs } = checkedObject(name, options.restart, ['max', 'withinMs']);
     checkInteger(`${name}.max`, max, 0);
     checkPositiveMs(`${name}.withinMs`, withinMs);
     flow.restart = { max: max as number, withinMs: withinMs as number };
   }
   return flow;
+}
+
+/** An options object with no key but `known`. */
+function checkedObject(name: string, value: unknown, known: string[]): Record<string, unknown> {
+  checkPlainObject(name, value);
+  checkKnownKeys(name, value as object, known);
+  return value as Record<string, unknown>;
 }
 
 /** A duration in ms: a finite number above 0, and at most what a timer can wait (~24.8 days). */
