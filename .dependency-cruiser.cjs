@@ -9,7 +9,7 @@ const LAYERS = [
   ['types.ts'],
   ['errors/'],
   ['util/'],
-  ['ingest/'],
+  ['ingest/', 'flow/'],
   ['steps/'],
   ['observe/'],
   ['stages/', 'output/', 'generators/'],

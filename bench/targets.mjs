@@ -122,6 +122,18 @@ const checks = {
       },
     ];
   },
+  s7([testCase]) {
+    const paipa = reference(testCase);
+    const [plain] = byRole(testCase, 'limit');
+    const r = ratio(medianMs(paipa), medianMs(plain));
+    return [
+      {
+        target: `keyBy within 1.15× of ${plain.name}, per-key order kept`,
+        met: !failed(paipa) && r <= 1.15,
+        figure: `keyBy takes ${x(r)} the time without it (${ms(medianMs(paipa))} vs ${ms(medianMs(plain))})`,
+      },
+    ];
+  },
 };
 
 /** @returns {{ scenario: string, target: string, met: boolean, figure: string }[]} */

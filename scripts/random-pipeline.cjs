@@ -20,7 +20,13 @@
  * - never: a duplicated or invented output, an output delivered or a step called after the run
  *   settled, more calls in flight than a step's concurrency, more items inside the pipeline than
  *   `maxItemsInside` (function/class steps with a lazy source), a shutdown hook not run exactly
- *   once per initialized instance at settlement, a stream instance not closed, a source left open.
+ *   once per initialized instance at settlement, a stream instance not closed, a source left open,
+ *   two items of one key in a keyed (`keyBy`) step at once, more class objects than the step's
+ *   concurrency plus its restarts.
+ *
+ * Flow control on function and class steps, drawn per step: `keyBy` (values modulo `keyBy`),
+ * `restart` on class steps (a budget that never runs out, so faults stay as fatal as without
+ * it) and a `timeout` long enough never to fire (the timed call path, with the same outcomes).
  */
 const { Readable, Transform, Writable, pipeline } = require('node:stream');
 
@@ -76,6 +82,12 @@ function normalizeStep(step) {
   const out = { ...step };
   if (isWorkerKind(out.kind) && out.op === 'dup') out.op = 'scale';
   if (!isWorkerKind(out.kind) && out.concurrency > 1) out.ordered = false;
+  if (!isWorkerKind(out.kind)) {
+    delete out.keyBy;
+    delete out.timeout;
+  }
+  if (out.kind !== 'class') delete out.restart;
+  for (const key of ['keyBy', 'timeout', 'restart']) if (!out[key]) delete out[key];
   return out;
 }
 
@@ -170,7 +182,9 @@ async function runSpec(spec, lib, env) {
     maxInFlight: 0,
     instances: 0,
     attempts: new Map(),
+    runningKeys: new Set(),
   }));
+  const keyOf = (i, x) => (spec.steps[i].keyBy ? x % spec.steps[i].keyBy : undefined);
 
   const abort = () => {
     if (abortSeq === 0 && !settled) {
@@ -203,11 +217,19 @@ async function runSpec(spec, lib, env) {
     fired.push({ seq: ++seq, turn, error, fatal });
     return error;
   };
-  const enter = (i) => {
+  const enter = (i, x) => {
     const p = probes[i];
     if (++p.inFlight > p.maxInFlight) p.maxInFlight = p.inFlight;
+    const key = keyOf(i, x);
+    if (key === undefined) return;
+    if (p.runningKeys.has(key)) problem(`step ${i}: two items of key ${key} at once`);
+    p.runningKeys.add(key);
   };
-  const leave = (i) => probes[i].inFlight--;
+  const leave = (i, x) => {
+    probes[i].inFlight--;
+    const key = keyOf(i, x);
+    if (key !== undefined) probes[i].runningKeys.delete(key);
+  };
   const dropIfEmpty = (outs) => {
     if (outs.length === 0) counts.dropped++;
   };
@@ -216,6 +238,9 @@ async function runSpec(spec, lib, env) {
     const options = { name: `s${i}-${step.kind}` };
     if (step.highWaterMark !== undefined) options.highWaterMark = step.highWaterMark;
     if (step.ordered !== spec.ordered) options.ordered = step.ordered;
+    if (step.keyBy) options.keyBy = (x) => x % step.keyBy;
+    if (step.timeout) options.timeout = 60_000;
+    if (step.restart) options.restart = { max: 1_000_000, withinMs: 1 };
     const one = (x) => {
       const outs = applyOp(step.op, x);
       dropIfEmpty(outs);
@@ -236,7 +261,7 @@ async function runSpec(spec, lib, env) {
         return [
           async (x) => {
             const attempt = arrive(i, x);
-            enter(i);
+            enter(i, x);
             try {
               const p = pause(`s${i}`);
               if (p) await p;
@@ -244,7 +269,7 @@ async function runSpec(spec, lib, env) {
               if (err) throw err;
               return one(x);
             } finally {
-              leave(i);
+              leave(i, x);
             }
           },
           step.concurrency,
@@ -273,17 +298,17 @@ async function runSpec(spec, lib, env) {
               const err = faultFor(i, x, attempt);
               if (err) throw err;
             }
-            enter(i);
+            enter(i, x);
             const p = pause(`s${i}`) ?? Promise.resolve();
             return p.then(
               () => {
-                leave(i);
+                leave(i, x);
                 const err = throwsSync ? null : faultFor(i, x, attempt);
                 if (err) throw err;
                 return one(x);
               },
               (err) => {
-                leave(i);
+                leave(i, x);
                 throw err;
               },
             );
@@ -523,6 +548,8 @@ async function runSpec(spec, lib, env) {
   // A second settlement would come within a few turns.
   for (let k = 0; k < 3; k++) await new Promise((resolve) => setImmediate(resolve));
 
+  const statsAtEnd = p.stats();
+
   // --- the checks ---
   if (settlements !== 1) problem(`settled ${settlements} times`);
   if (onFail.length > 1) problem(`onFail called ${onFail.length} times`);
@@ -533,7 +560,10 @@ async function runSpec(spec, lib, env) {
   probes.forEach((pr, i) => {
     const c = spec.steps[i].concurrency;
     if (pr.maxInFlight > c) problem(`step ${i}: ${pr.maxInFlight} calls in flight > ${c}`);
-    if (pr.instances > c) problem(`step ${i}: ${pr.instances} instances > ${c}`);
+    const restarts = spec.steps[i].restart ? (statsAtEnd?.[i]?.restarts ?? 0) : 0;
+    if (pr.instances > c + restarts) {
+      problem(`step ${i}: ${pr.instances} instances > ${c} + ${restarts} restarts`);
+    }
   });
   if (boundApplies && counts.maxInside > maxItemsInside) {
     problem(`items inside ${counts.maxInside} > maxItemsInside ${maxItemsInside}`);
@@ -666,6 +696,9 @@ function randomSpec(rand, maxItems = 300) {
       highWaterMark: rand.chance(0.5) ? rand.int(1, 8) : undefined,
       ordered: rand.chance(0.5),
       op: rand.pick(OPS),
+      keyBy: rand.chance(0.2) ? rand.int(1, 10) : undefined,
+      timeout: rand.chance(0.1),
+      restart: rand.chance(0.3),
     }),
   );
   const faults = rand.chance(0.2)

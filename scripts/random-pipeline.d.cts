@@ -10,6 +10,12 @@ export interface StepSpec {
   highWaterMark: number | undefined;
   ordered: boolean;
   op: Op;
+  /** Function/class steps: keyBy of the value modulo this many keys. */
+  keyBy?: number;
+  /** Function/class steps: a timeout long enough never to fire (the timed call path). */
+  timeout?: boolean;
+  /** Class steps: restart a failing instance (a budget that never runs out). */
+  restart?: boolean;
 }
 
 /** Fails step `step % steps.length` on the value `pick % (values reaching it)`, `times` times. */

@@ -40,6 +40,30 @@ export interface StepOptions {
   maxRetries?: number;
   /** Wait before a retry, in ms, or a function of the attempt number (default: the pipeline's). */
   retryDelay?: RetryDelay;
+  /**
+   * Function and class steps: items with the same key are processed one at a time, in input
+   * order; items of different keys run in parallel up to the step's concurrency. Up to
+   * `highWaterMark` items may wait for a busy key; when they all do, the step holds back its
+   * input. A throw fails the run like a step error.
+   */
+  keyBy?: (item: any) => unknown;
+  /**
+   * Function and class steps: at most `limit` calls start in any window of `intervalMs` ms,
+   * across all instances, retries included (a sliding window). Waiting holds back the input.
+   */
+  rateLimit?: { limit: number; intervalMs: number };
+  /**
+   * Function and class steps: a call that has not settled within this many ms fails with a
+   * `PaipaError` of code `ERR_PAIPA_TIMEOUT` (retries and `onItemError` apply); its
+   * `ctx.signal` is aborted, and a late result is dropped.
+   */
+  timeout?: number;
+  /**
+   * Class steps: an instance whose `process()` throws is replaced (its `shutdown()`, then a
+   * fresh object's `initialize()` and `start()`) before the item is retried or dead-lettered.
+   * More than `max` restarts within `withinMs` ms fail the run with the last error.
+   */
+  restart?: { max: number; withinMs: number };
 }
 
 /** Per-step figures, as plain JSON-serialisable data. */
@@ -56,6 +80,8 @@ export interface StepStats {
   retried: number;
   /** Items whose retries ran out and that went to `onItemError`. */
   failed: number;
+  /** Instances replaced after a failure (`restart` option). */
+  restarts: number;
   /** Items being processed right now. */
   busy: number;
   /** Items waiting in the step's input buffer. */

@@ -25,6 +25,11 @@
  * flush/final, an iterStep after its loop, the source's final next()), `after` = after every
  * item has passed (shutdown hook, a meta entry put after the items).
  *
+ * Flow control: the faults of function and class steps (throw, reject, hangAbort, onItemError)
+ * run once more at concurrency 2 with `keyBy` and a `timeout` that never fires on the faulty
+ * step, and `restart` on a faulty class step (its failing instance is replaced before the run
+ * fails), through the runner's dispatch and timed-call paths: the same promises must hold.
+ *
  * Left out, because they cannot happen or would test something else:
  * - `flush` for function/class steps: they have no flush; their end is covered by `last`.
  * - `after` for anything but shutdown() and onMeta: once the last item has passed and the
@@ -141,7 +146,11 @@ interface Case {
   timing: Timing;
   concurrency: number;
   mode: Mode;
+  /** The faulty step runs with flow-control options (keyBy, timeout, restart). */
+  flow?: true;
 }
+
+const FLOW_KINDS: Kind[] = ['throw', 'reject', 'hangAbort', 'onItemError'];
 
 function buildMatrix(): Case[] {
   const cases: Case[] = [];
@@ -153,6 +162,10 @@ function buildMatrix(): Case[] {
           if (!timings.includes(timing)) continue;
           for (const concurrency of CONCURRENCIES) {
             cases.push({ kind, location, timing, concurrency, mode });
+          }
+          const runner = !(kind === 'hangAbort' && timing === 'flush');
+          if (FLOW_KINDS.includes(kind) && STEP_AT[location] !== undefined && runner) {
+            cases.push({ kind, location, timing, concurrency: 2, mode, flow: true });
           }
         }
       }
@@ -302,6 +315,14 @@ function trackedStream(t: Tracker, fault?: Fault) {
 }
 
 function faultyStep(c: Case, t: Tracker, fault: Fault): unknown {
+  const step = faultyStepPlain(c, t, fault) as unknown[];
+  if (!c.flow) return step;
+  const options: Record<string, unknown> = { keyBy: (n: number) => n % 3, timeout: 60_000 };
+  if (c.kind === 'reject') options.restart = { max: 5, withinMs: 60_000 };
+  return [...step, options];
+}
+
+function faultyStepPlain(c: Case, t: Tracker, fault: Fault): unknown {
   const fire = trigger(c.timing);
   switch (c.kind) {
     case 'throw':
@@ -582,7 +603,7 @@ async function runCase(
 
 const matrix = buildMatrix();
 const name = (c: Case) =>
-  `${c.kind} at ${c.location} (${c.timing}), concurrency ${c.concurrency}, ${c.mode}()`;
+  `${c.kind} at ${c.location} (${c.timing}), concurrency ${c.concurrency}, ${c.mode}()${c.flow ? ', with flow control' : ''}`;
 
 /**
  * Cases that fail because of an open engine bug, each named by its file in /tmp/paipa-bugs/.

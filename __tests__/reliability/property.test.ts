@@ -33,6 +33,9 @@ const stepArb: fc.Arbitrary<StepSpec> = fc
     highWaterMark: fc.option(fc.integer({ min: 1, max: 8 }), { nil: undefined }),
     ordered: fc.boolean(),
     op: fc.constantFrom(...OPS),
+    keyBy: fc.option(fc.integer({ min: 1, max: 10 }), { freq: 4, nil: undefined }),
+    timeout: fc.option(fc.constant(true), { freq: 9, nil: undefined }),
+    restart: fc.option(fc.constant(true), { freq: 2, nil: undefined }),
   })
   .map(normalizeStep);
 

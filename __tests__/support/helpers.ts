@@ -95,6 +95,7 @@ export function statsRow(name: string, figures: Partial<StepStats> = {}): StepSt
     skipped: 0,
     retried: 0,
     failed: 0,
+    restarts: 0,
     busy: 0,
     queued: 0,
     busyMs: 0,

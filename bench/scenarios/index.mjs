@@ -6,6 +6,7 @@ export const scenarioFiles = [
   's4-memory.mjs',
   's5-teardown.mjs',
   's6-records.mjs',
+  's7-keyed-io.mjs',
 ];
 
 export const loadScenario = async (file) => (await import(`./${file}`)).default;

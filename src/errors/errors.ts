@@ -7,12 +7,17 @@ import { setMaxListeners } from 'node:events';
 
 /** Codes carried by errors this library creates. */
 export type PaipaErrorCode =
-  'ERR_PAIPA_INVALID_ARG' | 'ERR_PAIPA_STATE' | 'ERR_PAIPA_NO_INPUT' | 'ABORT_ERR';
+  | 'ERR_PAIPA_INVALID_ARG'
+  | 'ERR_PAIPA_STATE'
+  | 'ERR_PAIPA_NO_INPUT'
+  | 'ERR_PAIPA_TIMEOUT'
+  | 'ABORT_ERR';
 
 /**
  * An error raised by the pipeline itself (not by a step). `code` tells which kind:
  * `ERR_PAIPA_STATE` (a method called at the wrong time, e.g. `put()` after `finish()`),
- * `ERR_PAIPA_NO_INPUT` (`run()` with nothing to run), `ABORT_ERR` (see `AbortError`).
+ * `ERR_PAIPA_NO_INPUT` (`run()` with nothing to run), `ERR_PAIPA_TIMEOUT` (a step call that
+ * did not settle within the step's `timeout`), `ABORT_ERR` (see `AbortError`).
  *
  * @example
  * try {
@@ -83,7 +88,7 @@ export function isSkip(err: unknown): boolean {
 export interface ErrorOrigin {
   /** The step's name (function or class name, or the `name` option). */
   step: string;
-  /** Which parallel instance of the step raised it (0-based). */
+  /** Which parallel instance of the step raised it (0-based); -1 for the step's `keyBy`. */
   instance: number;
 }
 

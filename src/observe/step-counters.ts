@@ -13,6 +13,7 @@ export class StepCounters {
   skipped = 0;
   retried = 0;
   failed = 0;
+  restarts = 0;
   busy = 0;
   busyMs = 0;
   meta = 0;
@@ -52,6 +53,7 @@ export class StepCounters {
       skipped: this.skipped,
       retried: this.retried,
       failed: this.failed,
+      restarts: this.restarts,
       busy: this.busy,
       queued: this.queued(),
       busyMs: Math.round(this.busyMs * 1000) / 1000,

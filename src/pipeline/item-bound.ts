@@ -10,7 +10,8 @@ import type { StepPlan } from '../steps/normalize-steps';
  *   buffer, so a fast loop finds one ready): 3H in all, counting the larger;
  * - a function or class step: its writable buffer (h), n items in flight, and its readable
  *   buffer, which may overshoot h by the n results of calls already running: 2h + 2n;
- *   ordered mode adds up to h finished items waiting for an earlier one;
+ *   ordered mode adds up to h finished items waiting for an earlier one; `keyBy` adds up to h
+ *   items waiting for their key, `rateLimit` alone one item waiting for the window;
  * - an iterator step: the stage's two buffers (2h) and, per instance, its writable buffer (h),
  *   one item being handed over and its readable buffer (h): 2h + n(2h + 1);
  * - a stream step: as an iterator step, counting the user's streams with the step's h
@@ -21,9 +22,10 @@ import type { StepPlan } from '../steps/normalize-steps';
  */
 export function itemBound(plans: readonly StepPlan[], pipelineHighWaterMark: number): number {
   let total = 3 * pipelineHighWaterMark;
-  for (const { kind, highWaterMark: h, concurrency: n, ordered } of plans) {
+  for (const { kind, highWaterMark: h, concurrency: n, ordered, flow } of plans) {
     if (kind === 'func' || kind === 'class') {
-      total += 2 * h + 2 * n + (ordered && n > 1 ? h : 0);
+      const waiting = flow.keyBy ? h : flow.rateLimit ? 1 : 0;
+      total += 2 * h + 2 * n + (ordered && n > 1 ? h : 0) + waiting;
     } else {
       total += 2 * h + n * (2 * h + 1);
     }

@@ -85,6 +85,8 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
   #startedAt = 0;
   #completion: Promise<RunResult> | null = null;
   #observers: RunObservers | null = null;
+  /** Destroys every stream of the running pipeline with an error (abort, stop deadline). */
+  #tearDown: ((err: Error) => void) | null = null;
   /** Set when the consumer itself ended the run early (a `break`): not a failure. */
   #cancelled = false;
 
@@ -213,14 +215,35 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     return this;
   }
 
-  /** Finishes the input of a started pipeline and resolves once it drained (rejects on failure). */
-  async stop(): Promise<RunResult> {
+  /**
+   * Finishes the input of a started pipeline and resolves once it drained (rejects on failure).
+   * With `timeoutMs`, a pipeline that has not drained by then is torn down and `stop()` rejects
+   * with an `AbortError` whose `cause` says the deadline passed; items not finished by then are
+   * dropped, as in any failed run.
+   */
+  async stop(options: { timeoutMs?: number } = {}): Promise<RunResult> {
+    checkPlainObject('stop() options', options);
+    checkKnownKeys('stop() options', options, ['timeoutMs']);
+    const { timeoutMs } = options;
+    if (timeoutMs !== undefined) checkInteger('stop() options.timeoutMs', timeoutMs, 0);
     if (this.#mode !== 'start' || this.#completion === null) {
       throw this.#stateError('stop()', 'stop() ends continuous mode; call start() first');
     }
     if (this.#inputClosedBy === null) this.#closeInput('stop()');
     this.#source?.finish();
-    return this.#completion;
+    if (timeoutMs === undefined || this.#state !== 'running') return this.#completion;
+    const deadline = setTimeout(() => {
+      const cause = new PaipaError(
+        'ERR_PAIPA_TIMEOUT',
+        `stop(): the pipeline had not drained ${timeoutMs} ms after stop() was called`,
+      );
+      this.#tearDown?.(new AbortError('The pipeline was stopped at its deadline', { cause }));
+    }, timeoutMs);
+    try {
+      return await this.#completion;
+    } finally {
+      clearTimeout(deadline);
+    }
   }
 
   async [asyncDispose](): Promise<void> {
@@ -394,10 +417,11 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     return new Promise<RunResult>((resolve, reject) => {
       // Every stream still open is destroyed: the source alone may have ended already (all
       // items handed on), and destroying an ended stream reports nothing to pipeline().
-      const onAbort = () => {
-        const err = new AbortError(undefined, { cause: signal?.reason });
+      const tearDown = (err: Error) => {
         for (const stream of streams) if (!stream.destroyed) stream.destroy(err);
       };
+      this.#tearDown = tearDown;
+      const onAbort = () => tearDown(new AbortError(undefined, { cause: signal?.reason }));
       if (signal?.aborted) onAbort();
       else signal?.addEventListener('abort', onAbort, { once: true });
       streamPipeline(streams as never, (err?: Error | null) => {
@@ -413,6 +437,7 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
             // stage has flushed (it watches that stage's writable side only), and an abort
             // must still reach a flush that hangs.
             signal?.removeEventListener('abort', onAbort);
+            this.#tearDown = null;
             // The error that happened first, not the one the stream machinery heard of first.
             // pipeline() reports success once the last stage's writable side finished; a stage
             // that failed after that (an iterator step throwing at its end) still fails the run.

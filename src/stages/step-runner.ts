@@ -1,4 +1,6 @@
-import { annotateError, describe, isSkip, outOfRange } from '../errors/errors';
+import { annotateError, describe, isSkip, outOfRange, PaipaError } from '../errors/errors';
+import { RestartBudget } from '../flow/restart-budget';
+import { SlidingWindow } from '../flow/sliding-window';
 import { isMeta, MetaEntry } from '../ingest/meta';
 import type { StepPlan } from '../steps/normalize-steps';
 import type { Step } from '../steps/step';
@@ -12,8 +14,31 @@ interface Instance {
   call: (item: unknown, ctx: StepContext) => unknown;
   step?: Step;
   initialized: boolean;
-  retryTimer?: NodeJS.Timeout;
+  /** Bumped when a restart replaces the `Step` object: a retry may then go to this instance. */
+  generation: number;
+  /** The running call's timeout timer and per-call signal (`timeout` only). */
+  callTimer?: NodeJS.Timeout;
+  callAbort?: AbortController;
 }
+
+/**
+ * An item (or meta entry) the runner holds without running it: a retry waiting for an
+ * instance other than the one that failed it, or (with `keyBy`/`rateLimit`) an accepted item
+ * waiting for its key, an instance or the rate limit.
+ */
+interface Job {
+  readonly item: unknown;
+  readonly slot: Slot | null;
+  readonly key: unknown;
+  attempt: number;
+  /** The instance (at that generation) that failed this item last: not the one to retry on. */
+  avoid: Instance | null;
+  avoidGeneration: number;
+  /** True once the item has started: it holds its key until it ends. */
+  started: boolean;
+}
+
+const NO_KEY = Symbol('no key');
 
 /** An output slot for ordered mode: filled when its item completes, emitted in slot order. */
 interface Slot {
@@ -60,11 +85,34 @@ export class StepRunner {
   #window: Slot[] = [];
   #windowHead = 0;
 
+  // Flow control. Retries wait in #retries (ready) or on a timer; each holds one unit of the
+  // step's capacity (#reserved), so items running + retries waiting <= concurrency. With keyBy
+  // or rateLimit, accepted items wait in #parked (at most highWaterMark of them) until their
+  // key is free, an instance is idle and the rate limit lets them start.
+  readonly #gated: boolean;
+  readonly #parkLimit: number;
+  #retries: Job[] = [];
+  #parked: Job[] = [];
+  #reserved = 0;
+  readonly #keyHolders = new Map<unknown, Job>();
+  readonly #window$: SlidingWindow | null;
+  #rateTimer: NodeJS.Timeout | undefined = undefined;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #budget: RestartBudget | null;
+  readonly #restarting = new Set<Promise<void>>();
+  #dispatching = false;
+  #dispatchAgain = false;
+
   constructor(plan: StepPlan) {
     this.plan = plan;
     this.counters = new StepCounters(plan.name, plan.concurrency);
     this.#ordered = plan.ordered && plan.concurrency > 1;
     this.#windowLimit = plan.concurrency + plan.highWaterMark;
+    const { keyBy, rateLimit, restart } = plan.flow;
+    this.#gated = keyBy !== undefined || rateLimit !== undefined;
+    this.#parkLimit = keyBy !== undefined ? plan.highWaterMark : 1;
+    this.#window$ = rateLimit ? new SlidingWindow(rateLimit.limit, rateLimit.intervalMs) : null;
+    this.#budget = restart ? new RestartBudget(restart.max, restart.withinMs) : null;
   }
 
   attach(host: RunnerHost): void {
@@ -89,33 +137,177 @@ export class StepRunner {
       ctx,
       call: this.plan.fn!,
       initialized: this.plan.kind !== 'class',
+      generation: 0,
     };
     this.#instances.push(instance);
     return instance;
   }
 
   canAccept(): boolean {
-    return (
-      (this.#idle.length > 0 || this.#instances.length < this.plan.concurrency) &&
-      !this.blocked &&
-      (!this.#ordered || this.#window.length - this.#windowHead < this.#windowLimit)
-    );
+    if (this.blocked) return false;
+    if (this.#ordered && this.#window.length - this.#windowHead >= this.#windowLimit) return false;
+    // With keyBy an item may wait for its key without holding an instance, up to #parkLimit;
+    // with rateLimit alone it waits (at most one) for the next start the window allows.
+    if (this.#gated) return this.#parked.length < this.#parkLimit && this.#freeCapacity() > 0;
+    return this.#freeCapacity() > 0;
+  }
+
+  /** Instances that may take a new item: idle or not yet made, less those retries hold. */
+  #freeCapacity(): number {
+    return this.#idle.length + this.plan.concurrency - this.#instances.length - this.#reserved;
   }
 
   /** Hands an item or meta entry to an idle instance; call only when `canAccept()`. */
   accept(chunk: unknown): void {
-    const instance = this.#idle.pop() ?? this.#newInstance();
     this.inFlight++;
     const slot = this.#ordered ? this.#openSlot() : null;
     const counters = this.counters;
     if (counters.startedAt === 0) counters.startedAt = performance.now();
+    if (this.#gated) {
+      this.#acceptGated(chunk, slot);
+      return;
+    }
+    const instance = this.#idle.pop() ?? this.#newInstance();
     if (isMeta(chunk)) {
       this.#handleMeta(instance, chunk, slot);
       return;
     }
     counters.in++;
     counters.busy++;
-    this.#attempt(instance, chunk, slot, 0);
+    this.#attempt(instance, chunk, slot, 0, null);
+  }
+
+  #acceptGated(chunk: unknown, slot: Slot | null): void {
+    let key: unknown = NO_KEY;
+    if (!isMeta(chunk)) {
+      this.counters.in++;
+      const keyBy = this.plan.flow.keyBy;
+      if (keyBy !== undefined) {
+        try {
+          key = keyBy(chunk);
+        } catch (err) {
+          this.#host.fail(toError(annotateError(err, { step: this.plan.name, instance: -1 })));
+          return;
+        }
+      }
+    }
+    this.#parked.push({
+      item: chunk,
+      slot,
+      key,
+      attempt: 0,
+      avoid: null,
+      avoidGeneration: 0,
+      started: false,
+    });
+    this.#dispatch();
+  }
+
+  /**
+   * Starts whatever waits and can start now: ready retries first (each on an instance other
+   * than the one that failed it), then parked items in input order (one at a time per key).
+   * Re-entrant calls (a call that settles synchronously) fold into the running loop.
+   */
+  #dispatch(): void {
+    if (this.#dispatching) {
+      this.#dispatchAgain = true;
+      return;
+    }
+    this.#dispatching = true;
+    try {
+      do {
+        this.#dispatchAgain = false;
+        this.#dispatchRetries();
+        this.#dispatchParked();
+      } while (this.#dispatchAgain && !this.#host.stopped);
+    } finally {
+      this.#dispatching = false;
+    }
+  }
+
+  #dispatchRetries(): void {
+    const retries = this.#retries;
+    for (let i = 0; i < retries.length && !this.#host.stopped;) {
+      const job = retries[i];
+      const instance = this.#takeInstance(job);
+      if (instance === null) {
+        i++;
+        continue;
+      }
+      if (!this.#rateAllows()) {
+        this.#idle.push(instance);
+        return;
+      }
+      retries.splice(i, 1);
+      this.#reserved--;
+      this.#attempt(instance, job.item, job.slot, job.attempt, job);
+    }
+  }
+
+  #dispatchParked(): void {
+    const parked = this.#parked;
+    // Keys seen in this pass: a later item of a key must not pass an earlier one still waiting.
+    let seen: Set<unknown> | null = null;
+    for (let i = 0; i < parked.length && !this.#host.stopped;) {
+      const job = parked[i];
+      const isItem = job.key !== NO_KEY || !isMeta(job.item);
+      if (job.key !== NO_KEY && (this.#keyHolders.has(job.key) || seen?.has(job.key))) {
+        (seen ??= new Set()).add(job.key);
+        i++;
+        continue;
+      }
+      if (this.#freeCapacity() <= 0) return;
+      if (isItem && !this.#rateAllows()) return;
+      parked.splice(i, 1);
+      const instance = this.#idle.pop() ?? this.#newInstance();
+      if (!isItem) {
+        this.#handleMeta(instance, job.item as MetaEntry, job.slot);
+        continue;
+      }
+      if (job.key !== NO_KEY) this.#keyHolders.set(job.key, job);
+      job.started = true;
+      this.counters.busy++;
+      this.#attempt(instance, job.item, job.slot, 0, job);
+      // A new item was accepted room ago: the host may offer the next one.
+      this.#host.released();
+    }
+  }
+
+  /** An idle instance (or a new one) for this retry that is not the one that failed it. */
+  #takeInstance(job: Job): Instance | null {
+    const idle = this.#idle;
+    for (let k = idle.length - 1; k >= 0; k--) {
+      const candidate = idle[k];
+      if (candidate !== job.avoid || candidate.generation !== job.avoidGeneration) {
+        idle.splice(k, 1);
+        return candidate;
+      }
+    }
+    return this.#instances.length < this.plan.concurrency ? this.#newInstance() : null;
+  }
+
+  /**
+   * Whether the rate limit lets a call start now; if so the start is recorded. If not, one
+   * timer is armed for the moment it will, which dispatches again and asks the host for input.
+   */
+  #rateAllows(): boolean {
+    const window = this.#window$;
+    if (window === null) return true;
+    const now = performance.now();
+    const wait = window.waitMs(now);
+    if (wait === 0) {
+      window.take(now);
+      return true;
+    }
+    if (this.#rateTimer === undefined) {
+      this.#rateTimer = setTimeout(() => {
+        this.#rateTimer = undefined;
+        if (this.#host.stopped) return;
+        this.#dispatch();
+        this.#host.released();
+      }, Math.ceil(wait));
+    }
+    return false;
   }
 
   #openSlot(): Slot {
@@ -124,7 +316,17 @@ export class StepRunner {
     return slot;
   }
 
-  #attempt(instance: Instance, item: unknown, slot: Slot | null, attempt: number): void {
+  #attempt(
+    instance: Instance,
+    item: unknown,
+    slot: Slot | null,
+    attempt: number,
+    job: Job | null,
+  ): void {
+    if (this.plan.flow.timeout !== undefined) {
+      this.#attemptTimed(instance, item, slot, attempt, job, this.plan.flow.timeout);
+      return;
+    }
     // Reading the clock costs more than a cheap step itself, so busy time is sampled.
     const t0 = this.counters.shouldTime() ? performance.now() : -1;
     let result: unknown;
@@ -132,37 +334,101 @@ export class StepRunner {
       result = instance.call(item, instance.ctx);
     } catch (err) {
       if (t0 >= 0) this.counters.addBusy(performance.now() - t0);
-      this.#failed(instance, item, slot, attempt, err);
+      this.#failed(instance, item, slot, attempt, err, job);
       return;
     }
     if (isThenable(result)) {
       result.then(
         (value) => {
           if (t0 >= 0) this.counters.addBusy(performance.now() - t0);
-          this.#done(instance, slot, value);
+          this.#done(instance, slot, value, job);
         },
         (err) => {
           if (t0 >= 0) this.counters.addBusy(performance.now() - t0);
-          this.#failed(instance, item, slot, attempt, err);
+          this.#failed(instance, item, slot, attempt, err, job);
         },
       );
     } else {
       if (t0 >= 0) this.counters.addBusy(performance.now() - t0);
-      this.#done(instance, slot, result);
+      this.#done(instance, slot, result, job);
     }
   }
 
-  #done(instance: Instance, slot: Slot | null, value: unknown): void {
+  /**
+   * A call with a deadline: its `ctx.signal` is its own (aborted at the deadline, and at
+   * teardown), and a result that comes after the deadline is dropped, never counted. A call
+   * that ignores its signal keeps running in the background; its instance takes the next item.
+   */
+  #attemptTimed(
+    instance: Instance,
+    item: unknown,
+    slot: Slot | null,
+    attempt: number,
+    job: Job | null,
+    timeout: number,
+  ): void {
+    const controller = new AbortController();
+    instance.callAbort = controller;
+    const ctx: StepContext = Object.freeze({
+      signal: controller.signal,
+      index: instance.ctx.index,
+      name: this.plan.name,
+    });
+    const t0 = performance.now();
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(instance.callTimer);
+      instance.callTimer = undefined;
+      instance.callAbort = undefined;
+      this.counters.addBusy(performance.now() - t0);
+      return true;
+    };
+    let result: unknown;
+    try {
+      result = instance.call(item, ctx);
+    } catch (err) {
+      settle();
+      this.#failed(instance, item, slot, attempt, err, job);
+      return;
+    }
+    if (!isThenable(result)) {
+      settle();
+      this.#done(instance, slot, result, job);
+      return;
+    }
+    instance.callTimer = setTimeout(() => {
+      if (!settle()) return;
+      const err = new PaipaError(
+        'ERR_PAIPA_TIMEOUT',
+        `Step ${this.plan.name} (steps[${this.plan.position}]) did not settle within its timeout of ${timeout} ms`,
+      );
+      controller.abort(err);
+      this.#failed(instance, item, slot, attempt, err, job);
+    }, timeout);
+    result.then(
+      (value) => {
+        if (settle()) this.#done(instance, slot, value, job);
+      },
+      (err) => {
+        if (settle()) this.#failed(instance, item, slot, attempt, err, job);
+      },
+    );
+  }
+
+  #done(instance: Instance, slot: Slot | null, value: unknown, job: Job | null): void {
     if (this.#host.stopped) return;
     const counters = this.counters;
     counters.busy--;
     if (value === undefined || value === null) counters.skipped++;
     else counters.out++;
+    if (job !== null) this.#ended(job);
     if (slot === null && this.plan.concurrency > 1) {
       // Unordered with several instances: the instance takes its next item before this result
       // travels on, so an I/O-bound step starts its next call as early as a promise pool would.
       // The item stays counted in flight until it is emitted, so the stage cannot end before.
-      this.#idle.push(instance);
+      this.#makeIdle(instance);
       this.#host.released();
       this.#emit(slot, value);
       this.inFlight--;
@@ -173,38 +439,50 @@ export class StepRunner {
     this.#release(instance);
   }
 
+  /** An item ended (output, skip or dead letter): its key is free for the next of that key. */
+  #ended(job: Job): void {
+    if (job.key !== NO_KEY && this.#keyHolders.get(job.key) === job) {
+      this.#keyHolders.delete(job.key);
+    }
+  }
+
   #failed(
     instance: Instance,
     item: unknown,
     slot: Slot | null,
     attempt: number,
     err: unknown,
+    job: Job | null,
   ): void {
     if (this.#host.stopped) return;
     if (isSkip(err)) {
-      this.#done(instance, slot, undefined);
+      this.#done(instance, slot, undefined, job);
       return;
     }
+    if (this.#budget !== null && instance.step !== undefined) {
+      this.#restart(instance, err, () =>
+        this.#afterFailure(instance, item, slot, attempt, err, job),
+      );
+      return;
+    }
+    this.#afterFailure(instance, item, slot, attempt, err, job);
+  }
+
+  /** After a failure (and the instance's restart, if any): a retry, a dead letter or the end. */
+  #afterFailure(
+    instance: Instance,
+    item: unknown,
+    slot: Slot | null,
+    attempt: number,
+    err: unknown,
+    job: Job | null,
+  ): void {
     const plan = this.plan;
     if (attempt < plan.maxRetries) {
-      this.counters.retried++;
-      let delay: number;
-      try {
-        delay = retryDelayFor(plan, attempt + 1);
-      } catch (delayErr) {
-        this.#host.fail(toError(delayErr));
-        return;
-      }
-      if (delay > 0) {
-        instance.retryTimer = setTimeout(() => {
-          instance.retryTimer = undefined;
-          this.#attempt(instance, item, slot, attempt + 1);
-        }, delay);
-      } else {
-        this.#attempt(instance, item, slot, attempt + 1);
-      }
+      this.#retry(instance, item, slot, attempt + 1, job);
       return;
     }
+    if (job !== null) this.#ended(job);
     annotateError(err, { step: plan.name, instance: instance.ctx.index });
     const onItemError = this.#host.onItemError;
     if (!onItemError) {
@@ -229,6 +507,87 @@ export class StepRunner {
     if (isThenable(handled))
       handled.then(finish, (handlerErr) => this.#host.fail(toError(handlerErr)));
     else finish();
+  }
+
+  /**
+   * Schedules retry number `attempt`. The failing instance is freed at once; the retry holds
+   * one unit of capacity meanwhile and, in a step with several instances, runs on an instance
+   * other than the one that failed it (waiting for one when all the others are busy), so a
+   * broken instance cannot spend an item's retries on itself.
+   */
+  #retry(instance: Instance, item: unknown, slot: Slot | null, attempt: number, job: Job | null) {
+    this.counters.retried++;
+    let delay: number;
+    try {
+      delay = retryDelayFor(this.plan, attempt);
+    } catch (delayErr) {
+      this.#host.fail(toError(delayErr));
+      return;
+    }
+    const retry: Job = job ?? {
+      item,
+      slot,
+      key: NO_KEY,
+      attempt,
+      avoid: null,
+      avoidGeneration: 0,
+      started: true,
+    };
+    retry.attempt = attempt;
+    retry.avoid = this.plan.concurrency > 1 ? instance : null;
+    retry.avoidGeneration = instance.generation;
+    this.#reserved++;
+    this.#idle.push(instance);
+    if (delay > 0) {
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        if (this.#host.stopped) return;
+        this.#retries.push(retry);
+        this.#dispatch();
+      }, delay);
+      this.#timers.add(timer);
+    } else {
+      this.#retries.push(retry);
+    }
+    this.#dispatch();
+  }
+
+  /**
+   * Replaces a class instance whose `process()` failed: its `shutdown()` runs, a fresh object
+   * of the class takes its place (same index, same `shared`) through `initialize()` and
+   * `start()`, and only then does the item go on to its retry or dead letter. More restarts
+   * than the budget allows fail the run with the error that asked for the last one.
+   */
+  #restart(instance: Instance, err: unknown, then: () => void): void {
+    const index = instance.ctx.index;
+    if (!this.#budget!.spend(performance.now())) {
+      this.#host.fail(toError(annotateError(err, { step: this.plan.name, instance: index })));
+      return;
+    }
+    this.counters.restarts++;
+    const plan = this.plan;
+    const old = instance.step!;
+    const replaced = (async () => {
+      instance.initialized = false;
+      await this.#guardAsync(() => old.shutdown(), index);
+      if (this.#host.stopped) return;
+      const fresh = this.#makeStep(instance);
+      instance.generation++;
+      await this.#guardAsync(() => fresh.initialize(plan.options), index);
+      instance.initialized = true;
+      await this.#guardAsync(() => fresh.start(), index);
+    })();
+    this.#restarting.add(replaced);
+    replaced.then(
+      () => {
+        this.#restarting.delete(replaced);
+        if (!this.#host.stopped) then();
+      },
+      (hookErr) => {
+        this.#restarting.delete(replaced);
+        this.#host.fail(toError(hookErr));
+      },
+    );
   }
 
   #handleMeta(instance: Instance, meta: MetaEntry, slot: Slot | null): void {
@@ -289,24 +648,35 @@ export class StepRunner {
 
   #release(instance: Instance): void {
     this.inFlight--;
-    this.#idle.push(instance);
+    this.#makeIdle(instance);
     this.#host.released();
+  }
+
+  #makeIdle(instance: Instance): void {
+    this.#idle.push(instance);
+    if (this.#retries.length > 0 || this.#parked.length > 0) this.#dispatch();
+  }
+
+  /** A new object of the step's class for this instance, sharing `shared` with the others. */
+  #makeStep(instance: Instance): Step {
+    const plan = this.plan;
+    const Ctor = plan.ctor!;
+    const step = this.#guard(() => new Ctor(), instance.ctx.index);
+    step.index = instance.ctx.index;
+    step.name = plan.name;
+    step.options = plan.options;
+    const other = this.#instances.find((i) => i !== instance && i.step !== undefined);
+    step.shared = (other ?? this.#instances[0]).step?.shared ?? step.shared;
+    instance.step = step;
+    instance.call = (item, ctx) => step.process(item, ctx);
+    return step;
   }
 
   /** Makes the class instances and runs the start-up hooks in their documented order. */
   async setUp(): Promise<void> {
     const plan = this.plan;
     if (plan.kind !== 'class') return;
-    const Ctor = plan.ctor!;
-    for (const instance of this.#instances) {
-      const step = this.#guard(() => new Ctor(), instance.ctx.index);
-      step.index = instance.ctx.index;
-      step.name = plan.name;
-      step.options = plan.options;
-      step.shared = this.#instances[0].step?.shared ?? step.shared;
-      instance.step = step;
-      instance.call = (item, ctx) => step.process(item, ctx);
-    }
+    for (const instance of this.#instances) this.#makeStep(instance);
     await this.#guardAsync(() => this.#instances[0].step!.stepInitialize(), 0);
     this.#stepInitialized = true;
     await this.#everyInstance(async (instance) => {
@@ -322,8 +692,21 @@ export class StepRunner {
   async shutDown(): Promise<void> {
     this.counters.busy = 0;
     if (!this.counters.endedAt) this.counters.endedAt = performance.now();
-    for (const instance of this.#instances) clearTimeout(instance.retryTimer);
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    clearTimeout(this.#rateTimer);
+    this.#rateTimer = undefined;
+    this.#retries = [];
+    this.#parked = [];
+    const reason = this.#host?.signal.reason;
+    for (const instance of this.#instances) {
+      clearTimeout(instance.callTimer);
+      instance.callAbort?.abort(reason);
+    }
     if (this.plan.kind !== 'class') return;
+    // An instance being restarted finishes its replacement first, so its fresh object is shut
+    // down like every other (hooks exactly once per object made).
+    while (this.#restarting.size > 0) await Promise.allSettled([...this.#restarting]);
     const initialized = this.#instances.filter((instance) => instance.initialized);
     for (const w of initialized) w.initialized = false;
     const results = await Promise.allSettled(

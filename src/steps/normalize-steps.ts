@@ -1,6 +1,7 @@
 import { describe, invalidArg, outOfRange } from '../errors/errors';
 import { isStepClass, type StepClass } from './step';
 import { definitionKind, type StreamFactory } from './step-kinds';
+import { FLOW_KEYS, planFlow, type FlowPlan } from '../flow/flow-options';
 import type { IterStepFunction, RetryDelay, StepFunction, StepOptions } from '../types';
 import {
   checkBoolean,
@@ -27,6 +28,8 @@ export interface StepPlan {
   ctor?: StepClass;
   iterFn?: IterStepFunction;
   factory?: StreamFactory;
+  /** Flow control: keyBy, rateLimit, timeout, restart (each undefined when not set). */
+  flow: FlowPlan;
 }
 
 export interface StepDefaults {
@@ -36,7 +39,14 @@ export interface StepDefaults {
   retryDelay: RetryDelay;
 }
 
-const ENGINE_STEP_KEYS = ['name', 'highWaterMark', 'ordered', 'maxRetries', 'retryDelay'] as const;
+const ENGINE_STEP_KEYS = [
+  'name',
+  'highWaterMark',
+  'ordered',
+  'maxRetries',
+  'retryDelay',
+  ...FLOW_KEYS,
+] as const;
 
 /**
  * Accepts `step`, `[step]`, `[step, n]` and `[step, n, options]` where `step` is a function,
@@ -97,10 +107,13 @@ function planStep(spec: unknown, position: number, defaults: StepDefaults): Step
         'use concurrency 1, `ordered: false` for this step, or a function step',
     );
   }
+  const name = opts.name ?? base.name ?? `step${position}`;
+  const flow = planFlow(`${where} (${name})`, base.kind, opts);
   return {
     ...base,
     position,
-    name: opts.name ?? base.name ?? `step${position}`,
+    name,
+    flow,
     concurrency: concurrency as number,
     highWaterMark: highWaterMark as number,
     ordered,
