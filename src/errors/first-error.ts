@@ -28,12 +28,13 @@ export class FirstError {
    * that error (so each stage aborts its signal and runs its hooks now, not after the failing
    * stage's teardown).
    */
-  watch(streams: readonly Stream[]): void {
+  watch(streams: readonly Stream[], onFirst?: (err: Error) => void): void {
     const all = streams as readonly Destroyable[];
     for (const stream of all) {
       const destroy = stream.destroy.bind(stream);
       stream.destroy = (err?: Error) => {
         if (err && this.#record(err)) {
+          onFirst?.(err);
           for (const other of all) if (other !== stream && !other.destroyed) other.destroy(err);
         }
         return destroy(err);

@@ -3,6 +3,8 @@ import { annotateError, describe, invalidArg } from '../errors/errors';
 import { unlinkReadableBuffer } from '../util/unlinked-buffer';
 import { MetaEntry } from './meta';
 import { isThenable, toError } from '../util/thenable';
+import type { AckTracker } from '../delivery/ack-tracker';
+import { SOURCE_ACK, Tracked, type Origin } from '../delivery/tracked';
 
 type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
 
@@ -29,6 +31,12 @@ export class Source extends Readable {
   count = 0;
   /** Items given eagerly with put()/putAll(). */
   given = 0;
+  /** Acknowledgements (null while they are off): items are put in envelopes as they are given. */
+  #tracker: AckTracker | null = null;
+  /** The lazy source's own acknowledgement method (see SOURCE_ACK). */
+  #notify: ((item: unknown, seq: number) => unknown) | null = null;
+  /** Waiting for room (ready()/send()): called once the queue is below the high-water mark. */
+  #roomWaiters: (() => void)[] = [];
 
   constructor(highWaterMark: number) {
     super({ objectMode: true, highWaterMark });
@@ -37,10 +45,50 @@ export class Source extends Readable {
 
   /** Queues an item; returns false when the pipeline has no room right now (advisory). */
   add(item: unknown): boolean {
-    if (!(item instanceof MetaEntry)) this.given++;
+    if (!(item instanceof MetaEntry)) {
+      this.given++;
+      if (this.#tracker !== null) item = new Tracked(item, this.#tracker.origin(item));
+    }
     this.#queue.push(item);
     if (this.#wanted) this.#flush();
     return this.#queue.length - this.#head < this.readableHighWaterMark;
+  }
+
+  /** Queues an item under acknowledgements and returns its origin (`send()`). */
+  addTracked(item: unknown): Origin {
+    const origin = this.#tracker!.origin(item);
+    this.given++;
+    this.#queue.push(new Tracked(item, origin));
+    if (this.#wanted) this.#flush();
+    return origin;
+  }
+
+  /**
+   * Turns acknowledgements on: from now on every item is given a seq and travels in an
+   * envelope; items already queued get theirs now, in the order they were given.
+   */
+  track(tracker: AckTracker): void {
+    this.#tracker = tracker;
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const item = this.#queue[i];
+      if (!(item instanceof MetaEntry)) this.#queue[i] = new Tracked(item, tracker.origin(item));
+    }
+  }
+
+  /** True when the attached iterable asked for acknowledgements (SOURCE_ACK). */
+  get wantsAcks(): boolean {
+    return this.#notify !== null;
+  }
+
+  /** True when an item added now would be within the high-water mark (what put() returns). */
+  get hasRoom(): boolean {
+    return this.#queue.length - this.#head < this.readableHighWaterMark;
+  }
+
+  /** Calls `fn` once the queue has room (at once if it has). */
+  onRoom(fn: () => void): void {
+    if (this.hasRoom) fn();
+    else this.#roomWaiters.push(fn);
   }
 
   addMeta(value: unknown): void {
@@ -65,6 +113,10 @@ export class Source extends Readable {
       );
     }
     this.#iterator = iterator as AnyIterator;
+    const ack = (iterable as { [SOURCE_ACK]?: unknown })[SOURCE_ACK];
+    if (typeof ack === 'function') {
+      this.#notify = (item, seq) => (ack as (i: unknown, s: number) => unknown).call(iterable, item, seq);
+    }
     this.#finished = true;
     this.#lazy = true;
     if (this.#wanted) this.#flush();
@@ -99,6 +151,7 @@ export class Source extends Readable {
           this.#head = 0;
         }
         this.#deliver(item);
+        if (this.#roomWaiters.length > 0 && this.hasRoom) this.#wakeRoomWaiters();
       } else if (this.#iterator !== null) {
         if (this.#async) {
           this.#pullAsync();
@@ -113,6 +166,12 @@ export class Source extends Readable {
         return;
       }
     }
+  }
+
+  #wakeRoomWaiters(): void {
+    const waiters = this.#roomWaiters;
+    this.#roomWaiters = [];
+    for (const fn of waiters) fn();
   }
 
   #deliver(item: unknown): void {
@@ -184,7 +243,9 @@ export class Source extends Readable {
       );
       return;
     }
-    this.#deliver(result.value);
+    const tracker = this.#tracker;
+    if (tracker === null) this.#deliver(result.value);
+    else this.#deliver(new Tracked(result.value, tracker.origin(result.value, this.#notify)));
   }
 
   #fail(err: unknown): void {

@@ -1,26 +1,49 @@
+import { invalidArg } from '../errors/errors';
+import type { AckTracker } from '../delivery/ack-tracker';
+import { ACCEPTS_TRACKED } from '../delivery/tracked';
 import type { StepPlan } from '../steps/normalize-steps';
 import { StepCounters } from '../observe/step-counters';
 import { StreamStage } from './stream-stage';
 import { RunnerStage, type StageHooks } from './runner-stage';
+import { trackCall, trackItemError, trackPlan } from './track-calls';
 
 export type Stage = RunnerStage | StreamStage;
+
+/** What the stages of a run need from the pipeline. */
+export interface BuildOptions {
+  onItemError?: StageHooks['onItemError'];
+  /** Present while acknowledgements are on: items travel in envelopes (see delivery/). */
+  tracker?: AckTracker | null;
+}
 
 /**
  * Turns the plans into stream stages: iterator and stream steps get a `StreamStage` each;
  * function and class steps get a `RunnerStage`, where a run of consecutive concurrency-1 steps
  * shares one stage (see `RunnerStage` on fusion).
+ *
+ * With a tracker, every function and class step call is wrapped (see track-calls.ts), so the
+ * runner itself is the same code with acknowledgements on or off.
  */
-export function buildStages(plans: readonly StepPlan[], hooks: StageHooks): Stage[] {
+export function buildStages(plans: readonly StepPlan[], options: BuildOptions): Stage[] {
+  const tracker = options.tracker ?? null;
+  const hooks: StageHooks =
+    tracker === null
+      ? { onItemError: options.onItemError }
+      : {
+          onItemError: options.onItemError && trackItemError(options.onItemError, tracker),
+          wrapCall: (call) => trackCall(call, tracker),
+        };
   const stages: Stage[] = [];
   let chain: StepPlan[] = [];
   const flush = () => {
     if (chain.length > 0) stages.push(new RunnerStage(chain, hooks));
     chain = [];
   };
-  for (const plan of plans) {
+  for (const given of plans) {
+    const plan = tracker === null ? given : trackPlan(given);
     if (plan.kind === 'iter' || plan.kind === 'stream') {
       flush();
-      stages.push(new StreamStage(plan));
+      stages.push(new StreamStage(plan, tracker));
     } else if (plan.concurrency === 1) {
       chain.push(plan);
     } else {
@@ -30,6 +53,27 @@ export function buildStages(plans: readonly StepPlan[], hooks: StageHooks): Stag
   }
   flush();
   return stages;
+}
+
+/** True when every step can say which inputs its outputs derive from (see untrackedStep). */
+export function canTrack(plans: readonly StepPlan[]): boolean {
+  return untrackedStep(plans) === undefined;
+}
+
+/**
+ * The first stream step whose streams cannot carry envelopes: a foreign Duplex may buffer any
+ * number of items, so which inputs an output derives from is unknowable, and any attribution
+ * could ack an input whose output is still inside it.
+ */
+export function untrackedStep(plans: readonly StepPlan[]): StepPlan | undefined {
+  return plans.find((p) => p.kind === 'stream' && !(ACCEPTS_TRACKED in p.factory!));
+}
+
+/** The error for acknowledgements asked of a pipeline with such a step. */
+export function untrackableError(option: string, plan: StepPlan): TypeError {
+  return invalidArg(
+    `${option} needs every step to say which inputs its outputs come from; steps[${plan.position}] (${plan.name}) is a streamStep of a foreign stream, which cannot: write it as an iterStep`,
+  );
 }
 
 /** The live figures of every step, in pipeline order. */

@@ -3,6 +3,8 @@ import { AbortError, describe, invalidArg } from '../errors/errors';
 import { isThenable, toError } from '../util/thenable';
 import type { IterStepFunction, StepContext } from '../types';
 import { unlinkReadableBuffer } from '../util/unlinked-buffer';
+import type { AckTracker } from '../delivery/ack-tracker';
+import { joinOrigins, Tracked, type Origins } from '../delivery/tracked';
 
 type Callback = (err?: Error | null) => void;
 
@@ -30,10 +32,18 @@ export class IterInstance extends Duplex {
   /** Set when the function stopped iterating before its input ended (e.g. a `take`). */
   #discarding = false;
 
+  // Acknowledgements (only with a tracker): the rule of the README's "Delivery guarantees".
+  // An output is attributed to every input pulled since the previous output (#since, whose
+  // references move to it) and to the latest input pulled (#latest, which holds a reference of
+  // its own until a newer input is pulled, so a flatten's later outputs still count it).
+  #since: Origins[] = [];
+  #latest: Origins | null = null;
+
   constructor(
     private readonly fn: IterStepFunction,
     private readonly ctx: StepContext,
     highWaterMark: number,
+    private readonly tracker: AckTracker | null = null,
   ) {
     super({ objectMode: true, highWaterMark });
     unlinkReadableBuffer(this);
@@ -47,7 +57,7 @@ export class IterInstance extends Duplex {
       if (held !== null) {
         this.#held = null;
         held.cb();
-        return Promise.resolve({ done: false, value: held.chunk });
+        return Promise.resolve({ done: false, value: this.#pulled(held.chunk) });
       }
       if (this.#inputEnded) return Promise.resolve({ done: true, value: undefined });
       return new Promise((resolve, reject) => (this.#waiting = { resolve, reject }));
@@ -86,13 +96,15 @@ export class IterInstance extends Duplex {
     // Once the function no longer reads, later input is acknowledged and dropped, so that
     // upstream keeps flowing to its end instead of stalling on a reader that is gone.
     if (this.#discarding) {
+      // Dropped unread, like a filtered item: done for this step.
+      if (chunk instanceof Tracked) this.tracker?.release(chunk.origins);
       callback();
       return;
     }
     const waiting = this.#waiting;
     if (waiting !== null) {
       this.#waiting = null;
-      waiting.resolve({ done: false, value: chunk });
+      waiting.resolve({ done: false, value: this.#pulled(chunk) });
       callback();
     } else {
       this.#held = { chunk, cb: callback };
@@ -161,13 +173,47 @@ export class IterInstance extends Duplex {
       this.#discarding = true;
       const held = this.#held;
       this.#held = null;
+      if (this.tracker !== null) this.#ended(held?.chunk);
       held?.cb();
       this.push(null);
       return false;
     }
     // null would end an object stream and undefined carries nothing: both are skipped.
     if (result.value === null || result.value === undefined) return true;
+    if (this.tracker !== null) return this.push(this.#attributed(result.value));
     return this.push(result.value);
+  }
+
+  /** The user's function takes `chunk`: it is pulled, and becomes the latest input. */
+  #pulled(chunk: unknown): unknown {
+    if (this.tracker === null || !(chunk instanceof Tracked)) return chunk;
+    this.#since.push(chunk.origins);
+    this.tracker.retain(chunk.origins);
+    if (this.#latest !== null) this.tracker.release(this.#latest);
+    this.#latest = chunk.origins;
+    return chunk.value;
+  }
+
+  /** An output, in an envelope carrying the inputs the attribution rule gives it. */
+  #attributed(value: unknown): unknown {
+    if (this.#since.length > 0) {
+      const origins = joinOrigins(this.#since);
+      this.#since = [];
+      return new Tracked(value, origins);
+    }
+    if (this.#latest === null) return value;
+    this.tracker!.retain(this.#latest);
+    return new Tracked(value, this.#latest);
+  }
+
+  /** The function ended: inputs never attributed to an output, and one left unread, are done. */
+  #ended(unread: unknown): void {
+    const tracker = this.tracker!;
+    for (const origins of this.#since) tracker.release(origins);
+    this.#since = [];
+    if (this.#latest !== null) tracker.release(this.#latest);
+    this.#latest = null;
+    if (unread instanceof Tracked) tracker.release(unread.origins);
   }
 
   override _destroy(err: Error | null, callback: (error: Error | null) => void): void {

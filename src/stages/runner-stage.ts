@@ -2,12 +2,14 @@ import { Duplex } from 'readable-stream';
 import { AbortError, unlimitedController } from '../errors/errors';
 import type { StepPlan } from '../steps/normalize-steps';
 import { StepRunner, type RunnerHost } from './step-runner';
-import type { ItemErrorHandler } from '../types';
+import type { ItemErrorHandler, StepContext } from '../types';
 import { unlinkReadableBuffer } from '../util/unlinked-buffer';
 
 /** What a stage needs from its pipeline besides its own plans. */
 export interface StageHooks {
   onItemError?: ItemErrorHandler;
+  /** Wraps every step call (acknowledgements); absent when they are off. */
+  wrapCall?: (call: (item: unknown, ctx: StepContext) => unknown) => (item: unknown, ctx: StepContext) => unknown;
 }
 
 type Callback = (err?: Error | null) => void;
@@ -49,6 +51,9 @@ export class RunnerStage extends Duplex {
   /** Items waiting in the inner queues, summed. */
   #queued = 0;
   readonly #hosts: RunnerHost[] = [];
+  /** Resolves once every step's start-up hooks ran (a failing hook fails the stage instead). */
+  readonly initialized: Promise<void>;
+  #initialize!: () => void;
 
   constructor(plans: readonly StepPlan[], hooks: StageHooks = {}) {
     const first = plans[0];
@@ -59,7 +64,8 @@ export class RunnerStage extends Duplex {
       readableHighWaterMark: last.highWaterMark,
     });
     unlinkReadableBuffer(this);
-    this.runners = plans.map((plan) => new StepRunner(plan));
+    this.initialized = new Promise<void>((resolve) => (this.#initialize = resolve));
+    this.runners = plans.map((plan) => new StepRunner(plan, hooks.wrapCall));
     this.#queues = plans.slice(1).map(() => []);
     this.runners.forEach((runner, i) => {
       const isLast = i === plans.length - 1;
@@ -96,13 +102,17 @@ export class RunnerStage extends Duplex {
 
   _construct(callback: Callback): void {
     if (this.runners.every((r) => r.plan.kind !== 'class')) {
+      this.#initialize();
       callback();
       return;
     }
     // Runners set up one after another: a pipeline's steps initialize in order.
     this.runners
       .reduce((prev, runner) => prev.then(() => runner.setUp()), Promise.resolve())
-      .then(() => callback(), callback);
+      .then(() => {
+        this.#initialize();
+        callback();
+      }, callback);
   }
 
   override _write(chunk: unknown, _enc: string, callback: Callback): void {

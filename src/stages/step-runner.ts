@@ -103,8 +103,12 @@ export class StepRunner {
   #dispatching = false;
   #dispatchAgain = false;
 
-  constructor(plan: StepPlan) {
+  /** Wraps every call of the step (acknowledgements, see track-calls.ts); none by default. */
+  readonly #wrapCall: ((call: Instance['call']) => Instance['call']) | undefined;
+
+  constructor(plan: StepPlan, wrapCall?: (call: Instance['call']) => Instance['call']) {
     this.plan = plan;
+    this.#wrapCall = wrapCall;
     this.counters = new StepCounters(plan.name, plan.concurrency);
     this.#ordered = plan.ordered && plan.concurrency > 1;
     this.#windowLimit = plan.concurrency + plan.highWaterMark;
@@ -135,7 +139,7 @@ export class StepRunner {
     });
     const instance: Instance = {
       ctx,
-      call: this.plan.fn!,
+      call: this.#wrapCall ? this.#wrapCall(this.plan.fn!) : this.plan.fn!,
       initialized: this.plan.kind !== 'class',
       generation: 0,
     };
@@ -668,7 +672,8 @@ export class StepRunner {
     const other = this.#instances.find((i) => i !== instance && i.step !== undefined);
     step.shared = (other ?? this.#instances[0]).step?.shared ?? step.shared;
     instance.step = step;
-    instance.call = (item, ctx) => step.process(item, ctx);
+    const call: Instance['call'] = (item, ctx) => step.process(item, ctx);
+    instance.call = this.#wrapCall ? this.#wrapCall(call) : call;
     return step;
   }
 

@@ -6,6 +6,7 @@ import {
   invalidArg,
   unlimitedController,
 } from '../errors/errors';
+import type { AckTracker } from '../delivery/ack-tracker';
 import { IterInstance } from './iter-instance';
 import { ACCEPTS_META, isMeta } from '../ingest/meta';
 import type { StepPlan } from '../steps/normalize-steps';
@@ -50,7 +51,9 @@ export class StreamStage extends Duplex {
   /** parked[i]: the meta entry instance i let through and that others have yet to. */
   #parked: unknown[] = [];
 
-  constructor(plan: StepPlan) {
+  readonly #tracker: AckTracker | null;
+
+  constructor(plan: StepPlan, tracker: AckTracker | null = null) {
     super({
       objectMode: true,
       readableHighWaterMark: plan.highWaterMark,
@@ -58,6 +61,7 @@ export class StreamStage extends Duplex {
     });
     unlinkReadableBuffer(this);
     this.#plan = plan;
+    this.#tracker = tracker;
     this.#metaAware = plan.kind === 'stream' && ACCEPTS_META in plan.factory!;
     this.counters = new StepCounters(plan.name, plan.concurrency);
     this.counters.queued = () => this.writableLength + (this.#pendingCb ? 1 : 0);
@@ -84,7 +88,7 @@ export class StreamStage extends Duplex {
     const plan = this.#plan;
     const ctx: StepContext = Object.freeze({ signal: this.#abort.signal, index, name: plan.name });
     if (plan.kind === 'iter') {
-      return new IterInstance(plan.iterFn!, ctx, plan.highWaterMark);
+      return new IterInstance(plan.iterFn!, ctx, plan.highWaterMark, this.#tracker);
     }
     const stream = plan.factory!(ctx);
     if (!isDuplexLike(stream)) {

@@ -1,6 +1,7 @@
 import { Transform } from 'readable-stream';
 import { describe, invalidArg, outOfRange } from '../errors/errors';
 import { ACCEPTS_META, isMeta } from '../ingest/meta';
+import { ACCEPTS_TRACKED, joinOrigins, Tracked, type Origins } from '../delivery/tracked';
 import { streamStep, type StreamFactory, type StreamStep } from './step-kinds';
 import { checkInteger, checkKnownKeys, checkPlainObject } from '../util/validate';
 
@@ -50,10 +51,13 @@ export function timedChunk<T = unknown>(options: TimedChunkOptions): StreamStep<
   checkKnownKeys('timedChunk options', options, KEYS);
   const size = checkInteger('timedChunk options.size', options.size, 1);
   const timeout = checkTimeout(options.timeout);
-  const factory: StreamFactory & { [ACCEPTS_META]?: true } = () => new TimedChunker(size, timeout);
+  const factory: StreamFactory & { [ACCEPTS_META]?: true; [ACCEPTS_TRACKED]?: true } = () =>
+    new TimedChunker(size, timeout);
   // The stage then writes meta entries into our stream, in order with the items, so a flush
   // can happen at the entry's exact place instead of the entry overtaking the partial chunk.
   factory[ACCEPTS_META] = true;
+  // Under acknowledgements each chunk carries the origins of its members (done with the chunk).
+  factory[ACCEPTS_TRACKED] = true;
   return streamStep<T, T[]>(factory, 'timedChunk');
 }
 
@@ -86,6 +90,8 @@ class TimedChunker extends Transform {
   readonly #size: number;
   readonly #timeout: number;
   #chunk: unknown[] = [];
+  /** The members' origins, when items come in envelopes (acknowledgements on). */
+  #origins: Origins[] = [];
   #timer: NodeJS.Timeout | undefined;
   #due = false;
 
@@ -103,6 +109,11 @@ class TimedChunker extends Transform {
     if (isMeta(item)) {
       this.#emitChunk();
       this.push(item);
+    } else if (item instanceof Tracked) {
+      this.#chunk.push(item.value);
+      this.#origins.push(item.origins);
+      if (this.#chunk.length >= this.#size) this.#emitChunk();
+      else if (!this.#due) this.#restartTimer();
     } else {
       this.#chunk.push(item);
       if (this.#chunk.length >= this.#size) this.#emitChunk();
@@ -156,6 +167,12 @@ class TimedChunker extends Transform {
     if (this.#chunk.length === 0) return;
     const full = this.#chunk;
     this.#chunk = [];
-    this.push(full);
+    if (this.#origins.length === 0) {
+      this.push(full);
+      return;
+    }
+    const origins = joinOrigins(this.#origins);
+    this.#origins = [];
+    this.push(new Tracked(full, origins));
   }
 }

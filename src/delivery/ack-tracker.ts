@@ -1,0 +1,165 @@
+import type { Origin, Origins } from './tracked';
+
+export interface AckTrackerOptions {
+  onAck?: (item: unknown, seq: number) => unknown;
+  onCheckpoint?: (seq: number) => unknown;
+  /** Ms between checkpoint calls. */
+  checkpointEvery: number;
+  /** Fails the run (an `onAck`/`onCheckpoint`/source acknowledgement threw). */
+  fail: (err: unknown) => void;
+}
+
+/**
+ * The acknowledgement bookkeeping of one run: every step kind and every consumer talks to it
+ * the same way, with `retain`/`release` on the origins an item carries.
+ *
+ * Invariants: an origin is acked once, when its count reaches 0 and the run has not failed;
+ * once `close()` ran (a failure, an abort, a `break`) nothing is acked any more, so an input
+ * whose processing had not finished then is never acked. Checkpoints report the completed
+ * prefix: `#open` holds the origins from the oldest not yet done onwards, in seq order, so the
+ * prefix only grows and costs O(1) amortized per input. (Memory: the origins between the oldest
+ * unfinished input and the newest; with unordered steps a long-stuck input keeps the ones after
+ * it listed, as small records, until it finishes.)
+ */
+export class AckTracker {
+  #nextSeq = 0;
+  #closed = false;
+  readonly #onAck: AckTrackerOptions['onAck'];
+  readonly #onCheckpoint: AckTrackerOptions['onCheckpoint'];
+  #fail: (err: unknown) => void;
+  readonly #checkpointEvery: number;
+  #open: (Origin | undefined)[] = [];
+  #head = 0;
+  #reported = -1;
+  #timer: NodeJS.Timeout | undefined;
+  /** Inputs given by send() and not done yet: rejected if the run fails. */
+  readonly #waiting = new Set<Origin>();
+
+  constructor(options: AckTrackerOptions) {
+    this.#onAck = options.onAck;
+    this.#onCheckpoint = options.onCheckpoint;
+    this.#fail = options.fail;
+    this.#checkpointEvery = options.checkpointEvery;
+  }
+
+  /** How the run is failed (set once the run's teardown exists). */
+  setFail(fail: (err: unknown) => void): void {
+    this.#fail = fail;
+  }
+
+  /** Items given so far (the next input's seq). */
+  get given(): number {
+    return this.#nextSeq;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** A new input: seq is its position among all items given. */
+  origin(item: unknown, notify: Origin['notify'] = null): Origin {
+    const origin: Origin = { seq: this.#nextSeq++, item, refs: 1, done: false, notify, waiter: null };
+    if (this.#onCheckpoint !== undefined) this.#open.push(origin);
+    return origin;
+  }
+
+  /** Resolves once `origin` is done; rejects with the run's error if it fails first. */
+  wait(origin: Origin): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      origin.waiter = { resolve, reject };
+      this.#waiting.add(origin);
+    });
+  }
+
+  retain(origins: Origins): void {
+    if (Array.isArray(origins)) for (const o of origins as Origin[]) o.refs++;
+    else (origins as Origin).refs++;
+  }
+
+  release(origins: Origins): void {
+    if (this.#closed) return;
+    if (Array.isArray(origins)) for (const o of origins as Origin[]) this.#releaseOne(o);
+    else this.#releaseOne(origins as Origin);
+  }
+
+  #releaseOne(origin: Origin): void {
+    if (--origin.refs > 0 || this.#closed) return;
+    origin.done = true;
+    try {
+      this.#onAck?.(origin.item, origin.seq);
+      origin.notify?.(origin.item, origin.seq);
+    } catch (err) {
+      this.#failWith(err);
+      return;
+    }
+    const waiter = origin.waiter;
+    if (waiter !== null) {
+      origin.waiter = null;
+      this.#waiting.delete(origin);
+      waiter.resolve();
+    }
+  }
+
+  /** Starts the periodic checkpoint calls. */
+  begin(): void {
+    if (this.#onCheckpoint === undefined || this.#timer !== undefined) return;
+    this.#timer = setInterval(() => this.#checkpoint(), this.#checkpointEvery);
+    this.#timer.unref();
+  }
+
+  /**
+   * The run succeeded: the last checkpoint (every input is done by now, so it reports the
+   * last seq). Returns the error of a throwing `onCheckpoint`, which fails the run.
+   */
+  finish(): Error | undefined {
+    this.#stopTimer();
+    if (this.#closed) return undefined;
+    const err = this.#checkpoint();
+    this.#closed = true;
+    return err;
+  }
+
+  /** The run failed or was left: nothing is acked any more; send() promises reject with `err`. */
+  close(err: unknown): void {
+    this.#stopTimer();
+    this.#closed = true;
+    for (const origin of this.#waiting) origin.waiter?.reject(err);
+    this.#waiting.clear();
+  }
+
+  #stopTimer(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #checkpoint(): Error | undefined {
+    if (this.#closed || this.#onCheckpoint === undefined) return undefined;
+    const open = this.#open;
+    let prefix = this.#reported;
+    while (this.#head < open.length && open[this.#head]!.done) {
+      prefix = open[this.#head]!.seq;
+      open[this.#head++] = undefined;
+    }
+    if (this.#head === open.length) {
+      this.#open = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > open.length) {
+      this.#open = open.slice(this.#head);
+      this.#head = 0;
+    }
+    if (prefix <= this.#reported) return undefined;
+    this.#reported = prefix;
+    try {
+      this.#onCheckpoint(prefix);
+    } catch (err) {
+      this.#failWith(err);
+      return err instanceof Error ? err : new Error(String(err));
+    }
+    return undefined;
+  }
+
+  #failWith(err: unknown): void {
+    this.close(err);
+    this.#fail(err);
+  }
+}
