@@ -4,6 +4,11 @@ import type { IteratorSink } from './sinks';
 export interface IterationRun {
   sink: IteratorSink;
   completion: Promise<unknown>;
+  /**
+   * Acknowledgements (absent while off): outputs come in envelopes; `unwrap` gives the loop the
+   * value, `next` tells that the loop asked for the next output, so the last one is handed on.
+   */
+  delivery?: { unwrap(chunk: unknown): unknown; next(): void; end(): Error | undefined } | null;
 }
 
 const DONE: IteratorResult<never> = Object.freeze({ done: true, value: undefined });
@@ -42,7 +47,8 @@ export class OutputIterator<O> implements AsyncIterableIterator<O> {
         return Promise.reject(err);
       }
     }
-    const { sink, completion } = this.#run;
+    const { sink, completion, delivery } = this.#run;
+    if (delivery) return this.#nextTracked(sink, completion, delivery);
     if (sink.buffered > 0) return Promise.resolve({ done: false, value: sink.takeOutput() as O });
     if (sink.ended) {
       this.#done = true;
@@ -55,6 +61,37 @@ export class OutputIterator<O> implements AsyncIterableIterator<O> {
         else if (sink.ended) {
           this.#done = true;
           completion.then(() => resolve(DONE), reject);
+        } else sink.onChange(settle);
+      };
+      sink.onChange(settle);
+    });
+  }
+
+  /** next() under acknowledgements: the same hand-off, with the values taken out of envelopes. */
+  #nextTracked(
+    sink: IterationRun['sink'],
+    completion: Promise<unknown>,
+    delivery: NonNullable<IterationRun['delivery']>,
+  ): Promise<IteratorResult<O>> {
+    delivery.next();
+    const take = () => ({ done: false, value: delivery.unwrap(sink.takeOutput()) as O });
+    // The loop has taken every output: the last checkpoint comes now (a throwing one fails it).
+    const end = () => {
+      const err = delivery.end();
+      if (err) throw err;
+      return DONE;
+    };
+    if (sink.buffered > 0) return Promise.resolve(take());
+    if (sink.ended) {
+      this.#done = true;
+      return completion.then(end);
+    }
+    return new Promise((resolve, reject) => {
+      const settle = () => {
+        if (sink.buffered > 0) resolve(take());
+        else if (sink.ended) {
+          this.#done = true;
+          completion.then(end).then(resolve, reject);
         } else sink.onChange(settle);
       };
       sink.onChange(settle);
