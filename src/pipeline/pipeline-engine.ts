@@ -1,7 +1,16 @@
 import type { Duplex } from 'node:stream';
 import { pipeline as streamPipeline } from 'readable-stream';
 import { AbortError, describe, invalidArg, isPrematureClose, PaipaError } from '../errors/errors';
-import { buildStages, stageCounters, type Stage } from '../stages/build-stages';
+import {
+  buildStages,
+  canTrack,
+  stageCounters,
+  untrackableError,
+  untrackedStep,
+  type Stage,
+} from '../stages/build-stages';
+import { AckTracker } from '../delivery/ack-tracker';
+import { SOURCE_ACK, Tracked, type Origins } from '../delivery/tracked';
 import { FirstError } from '../errors/first-error';
 import { toError } from '../util/thenable';
 import { Source } from '../ingest/source';
@@ -43,6 +52,9 @@ const PIPELINE_KEYS = [
   'reportEvery',
   'progress',
   'total',
+  'onAck',
+  'onCheckpoint',
+  'checkpointEvery',
 ] as const;
 
 type Mode = 'run' | 'start' | 'iterate' | 'stream';
@@ -89,6 +101,14 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
   #tearDown: ((err: Error) => void) | null = null;
   /** Set when the consumer itself ended the run early (a `break`): not a failure. */
   #cancelled = false;
+  /** Acknowledgement bookkeeping of the run; null while acknowledgements are off. */
+  #tracker: AckTracker | null = null;
+  /** The run's first error, known at the moment it happens (before the run settles). */
+  #failure: Error | null = null;
+  /** ready()/send() calls waiting while the run fails: rejected with the failure. */
+  readonly #failureListeners = new Set<(err: Error) => void>();
+  /** Resolves once every step's start-up hooks ran (continuous mode). */
+  #initialized: Promise<unknown> | null = null;
 
   constructor(steps: readonly unknown[], options: PipelineOptions = {}) {
     checkPlainObject('options', options);
@@ -108,6 +128,10 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
       checkInteger('options.reportEvery', options.reportEvery, 1);
     checkProgress('options.progress', options.progress);
     if (options.total !== undefined) checkInteger('options.total', options.total, 0);
+    checkOptionalFunction('options.onAck', options.onAck);
+    checkOptionalFunction('options.onCheckpoint', options.onCheckpoint);
+    if (options.checkpointEvery !== undefined)
+      checkInteger('options.checkpointEvery', options.checkpointEvery, 1);
     this.#options = { ...options, highWaterMark };
     this.#plans = planSteps(steps, {
       highWaterMark,
@@ -115,6 +139,10 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
       ordered: options.ordered ?? false,
       retryDelay: options.retryDelay ?? 0,
     });
+    const untracked = untrackedStep(this.#plans);
+    if (untracked !== undefined && (options.onAck || options.onCheckpoint)) {
+      throw untrackableError(options.onAck ? 'options.onAck' : 'options.onCheckpoint', untracked);
+    }
   }
 
   /** True while the pipeline runs; false before it starts and once it has ended or failed. */
@@ -173,6 +201,10 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     if (!isIterable) {
       throw invalidArg(`putIterable() needs an iterable or async iterable, got ${describe(items)}`);
     }
+    const untracked = untrackedStep(this.#plans);
+    if (untracked !== undefined && typeof (items as { [SOURCE_ACK]?: unknown })[SOURCE_ACK] === 'function') {
+      throw untrackableError('putIterable() of a source with a [SOURCE_ACK] method', untracked);
+    }
     this.#input('putIterable()').attach(items);
     this.#inputClosedBy = 'putIterable()';
     return this;
@@ -212,7 +244,96 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     this.#completion = this.#execute(tally, new CountingSink(tally));
     // The failure is reported by stop(), onFail and `ok`; never as an unhandled rejection.
     this.#completion.catch(() => {});
+    this.#initialized = Promise.all(
+      this.#stages.map((stage) => (stage instanceof RunnerStage ? stage.initialized : undefined)),
+    );
     return this;
+  }
+
+  /**
+   * Continuous mode: resolves once `put()` would return true (the input has room) and, the
+   * first time, once every step's start-up hooks ran. Rejects with the pipeline's failure if it
+   * fails meanwhile (a `stepInitialize()` that throws included). Use it to push back on the
+   * producer (an HTTP server answering 503) instead of `put()`'s boolean, which also turns
+   * false on a short burst the pipeline absorbs.
+   * Before `start()` and after `stop()` it rejects with `ERR_PAIPA_STATE`; once the pipeline
+   * has failed, with `ERR_PAIPA_FAILED` whose `cause` is the failure.
+   */
+  ready(): Promise<void> {
+    try {
+      this.#checkContinuous('ready()');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const source = this.#source!;
+    return this.#untilFailure(
+      this.#initialized!.then(() => new Promise<void>((resolve) => source.onRoom(resolve))),
+    );
+  }
+
+  /**
+   * Continuous mode: waits for room (as `ready()`), puts the item and resolves once it is done
+   * (see the README's "Delivery guarantees": every output derived from it was handed on, or it
+   * was dropped or dead-lettered). Rejects with the pipeline's failure if the run fails first.
+   * Before `start()`, after `stop()` and in the other modes it rejects with `ERR_PAIPA_STATE`.
+   */
+  async send(item: I): Promise<void> {
+    if (item === null || item === undefined) {
+      throw invalidArg(
+        `send() needs an item; got ${describe(item)}, which cannot travel through a stream`,
+      );
+    }
+    this.#checkContinuous('send()');
+    if (this.#tracker === null) {
+      throw this.#stateError(
+        'send()',
+        `it needs to know when an item is done, and ${untrackedStep(this.#plans)?.name ?? 'a step'} is a streamStep of a foreign stream, which cannot say so`,
+      );
+    }
+    await this.ready();
+    const origin = this.#input('send()').addTracked(item);
+    return this.#tracker.wait(origin);
+  }
+
+  /** ready()/send() are for continuous mode, while the input is open and the run alive. */
+  #checkContinuous(method: string): void {
+    if (this.#failure !== null) throw this.#failedError(method);
+    if (this.#mode !== 'start') {
+      throw this.#stateError(
+        method,
+        this.#mode === null
+          ? `${method} works in continuous mode: call start() first`
+          : `${method} works in continuous mode, and the pipeline was used with ${MODE_NAMES[this.#mode]}`,
+      );
+    }
+    if (this.#inputClosedBy !== null) {
+      throw this.#stateError(method, `the input was already ended by ${this.#inputClosedBy}`);
+    }
+  }
+
+  /** `promise`, or the run's failure if that comes first. */
+  #untilFailure<T>(promise: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#failureListeners.add(reject);
+      promise.then(
+        (value) => {
+          this.#failureListeners.delete(reject);
+          resolve(value);
+        },
+        (err: unknown) => {
+          this.#failureListeners.delete(reject);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  #failedError(method: string): PaipaError {
+    return new PaipaError(
+      'ERR_PAIPA_FAILED',
+      `${method} is not possible: the pipeline failed (${this.#failure?.message})`,
+      { cause: this.#failure },
+    );
   }
 
   /**
@@ -270,10 +391,13 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
         sink = new IteratorSink(tally, this.#options.highWaterMark);
         const completion = this.#execute(tally, sink);
         completion.catch(() => {});
-        return { sink, completion };
+        const tracker = this.#tracker;
+        return { sink, completion, delivery: tracker && iterationDelivery(tracker) };
       },
       () => {
-        // The consumer left early: our own teardown, not a failure.
+        // The consumer left early: our own teardown, not a failure. What it had not finished
+        // is never acknowledged.
+        this.#tracker?.close(new PaipaError('ERR_PAIPA_STATE', 'The loop was left early'));
         this.#cancelled = true;
         if (sink !== null) this.#stages[this.#stages.length - 1]?.destroy();
       },
@@ -292,6 +416,12 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
         'its input is the stream itself, but put()/putIterable() was already used',
       );
     }
+    if (this.#options.onAck || this.#options.onCheckpoint) {
+      throw this.#stateError(
+        'stream()',
+        'acknowledgements (onAck, onCheckpoint) are not supported in stream() mode yet; use run(), start() or for await',
+      );
+    }
     this.#claim('stream', 'stream()');
     this.#inputClosedBy = 'stream()';
     const tally = new OutputTally(this.#options.onMeta);
@@ -303,6 +433,7 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
   }
 
   #input(method: string): Source {
+    if (this.#failure !== null) throw this.#failedError(method);
     if (this.#mode === 'stream') {
       throw this.#stateError(method, 'in stream() mode write to the stream returned by stream()');
     }
@@ -403,17 +534,20 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
   #execute(tally: OutputTally, sink: OutputSink): Promise<RunResult> {
     const source = (this.#source ??= new Source(this.#options.highWaterMark));
     this.#tally = tally;
-    this.#stages = buildStages(this.#plans, { onItemError: this.#options.onItemError });
+    const tracker = this.#startTracking(source);
+    this.#stages = buildStages(this.#plans, { onItemError: this.#options.onItemError, tracker });
     this.#begin();
     const signal = this.#options.signal;
     // The sink takes the last stage's outputs directly (see OutputSink): no stream after it.
-    sink.attach(this.#stages[this.#stages.length - 1]);
+    const last = this.#stages[this.#stages.length - 1];
+    sink.attach(last);
+    if (tracker !== null && sink instanceof CountingSink) handOffCounted(last, tracker);
     const streams = [source, ...this.#stages];
     // A shutdown hook failing after a clean end makes its stage emit 'error' once pipeline()
     // has let go of it; the run reads it from `shutdownError` instead (#shutdownError).
     for (const stage of this.#stages) stage.on('error', () => {});
     const errors = new FirstError();
-    errors.watch(streams as never);
+    errors.watch(streams as never, (err) => this.#failed(errors.first ?? err));
     return new Promise<RunResult>((resolve, reject) => {
       // Every stream still open is destroyed: the source alone may have ended already (all
       // items handed on), and destroying an ended stream reports nothing to pipeline().
@@ -421,6 +555,7 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
         for (const stream of streams) if (!stream.destroyed) stream.destroy(err);
       };
       this.#tearDown = tearDown;
+      tracker?.setFail((err) => tearDown(toError(err)));
       const onAbort = () => tearDown(new AbortError(undefined, { cause: signal?.reason }));
       if (signal?.aborted) onAbort();
       else signal?.addEventListener('abort', onAbort, { once: true });
@@ -443,12 +578,51 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
             // that failed after that (an iterator step throwing at its end) still fails the run.
             err = errors.first ?? err;
             err ??= metaErr ?? this.#shutdownError();
+            // Every input is done by now: the last checkpoint reports the last seq.
+            // (A for await loop may still hold outputs: its iterator ends the tracker instead.)
+            if (!err && tracker !== null && this.#mode !== 'iterate') err = tracker.finish();
+            if (err) this.#failed(err);
             const result = this.#settle(err);
             if (err) reject(err);
             else resolve(result!);
           });
       });
     });
+  }
+
+  /**
+   * Turns acknowledgements on for this run when something asks for them: `onAck`,
+   * `onCheckpoint`, a source with a `[SOURCE_ACK]` method, or continuous mode (for `send()`),
+   * where every step can say which inputs its outputs derive from.
+   */
+  #startTracking(source: Source): AckTracker | null {
+    const { onAck, onCheckpoint, checkpointEvery } = this.#options;
+    const wanted =
+      onAck !== undefined ||
+      onCheckpoint !== undefined ||
+      source.wantsAcks ||
+      (this.#mode === 'start' && canTrack(this.#plans));
+    if (!wanted) return null;
+    const tracker = new AckTracker({
+      onAck,
+      onCheckpoint,
+      checkpointEvery: checkpointEvery ?? 1000,
+      // Replaced by the run's teardown once it exists (#execute).
+      fail: () => {},
+    });
+    this.#tracker = tracker;
+    source.track(tracker);
+    tracker.begin();
+    return tracker;
+  }
+
+  /** The run's first error: nothing more is acknowledged, waiting send()/ready() reject. */
+  #failed(err: Error): void {
+    if (this.#cancelled && isPrematureClose(err)) return;
+    this.#failure = err;
+    this.#tracker?.close(err);
+    for (const reject of this.#failureListeners) reject(err);
+    this.#failureListeners.clear();
   }
 
   /** A shutdown hook's failure surfaces after the data has flowed: it still fails the run. */
@@ -486,4 +660,40 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     }
     return { ok: true, count, metaCount: this.#tally?.metaCount ?? 0, durationMs, steps };
   }
+}
+
+/**
+ * run() and start(): an output is handed on once the counting sink took it, so its origins are
+ * released right after (the sink sees the bare value, as without acknowledgements).
+ */
+function handOffCounted(last: Stage, tracker: AckTracker): void {
+  const take = last.push.bind(last) as (chunk: unknown) => boolean;
+  last.push = (chunk: unknown) => {
+    if (!(chunk instanceof Tracked)) return take(chunk);
+    const more = take(chunk.value);
+    tracker.release(chunk.origins);
+    return more;
+  };
+}
+
+/**
+ * for await: an output is handed on once the loop asks for the next one (its body finished
+ * with it); a `break` or a throw in the body leaves it unacknowledged.
+ */
+function iterationDelivery(tracker: AckTracker) {
+  let taken: Origins | null = null;
+  return {
+    unwrap(chunk: unknown): unknown {
+      if (!(chunk instanceof Tracked)) return chunk;
+      taken = chunk.origins;
+      return chunk.value;
+    },
+    next(): void {
+      if (taken === null) return;
+      const origins = taken;
+      taken = null;
+      tracker.release(origins);
+    },
+    end: () => tracker.finish(),
+  };
 }

@@ -30,4 +30,14 @@ export interface PipelineOptions {
   progress?: boolean | NodeJS.WritableStream;
   /** Items expected, for the progress bar (default: the number of items given to put/putAll). */
   total?: number;
+  /**
+   * An input is done: it and every output derived from it were handed on, or it was dropped
+   * or dead-lettered. Called once per input, in completion order; `seq` is the input's
+   * 0-based position among all items given. A throw fails the run. See "Delivery guarantees".
+   */
+  onAck?: (item: any, seq: number) => unknown;
+  /** Every input with a seq <= `seq` is done: the safe point to resume after. A throw fails the run. */
+  onCheckpoint?: (seq: number) => unknown;
+  /** Ms between `onCheckpoint` calls (default 1000), plus one at the end of a successful run. */
+  checkpointEvery?: number;
 }
