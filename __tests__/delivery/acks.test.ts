@@ -1,0 +1,347 @@
+import {
+  chunk,
+  flatten,
+  iterStep,
+  Pipeline,
+  SkipEntry,
+  Step,
+  streamStep,
+  timedChunk,
+  type PipelineOptions,
+} from '../../src';
+import { Transform } from 'node:stream';
+import { delay, range, watchdog } from '../support/helpers';
+
+/** Records acks and checks each input is acked at most once. */
+function recorder() {
+  const acked: number[] = [];
+  const items: unknown[] = [];
+  const checkpoints: number[] = [];
+  return {
+    acked,
+    items,
+    checkpoints,
+    onAck: (item: unknown, seq: number) => {
+      acked.push(seq);
+      items.push(item);
+    },
+    onCheckpoint: (seq: number) => checkpoints.push(seq),
+    get options(): PipelineOptions {
+      return { onAck: this.onAck };
+    },
+  };
+}
+
+/** Steps typed loosely: these tests are about delivery, not the step types. */
+const pipeline = (steps: unknown[], options: PipelineOptions = {}) =>
+  new Pipeline<any, any>(steps as never, options);
+
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+
+describe('acknowledgements: run()', () => {
+  test('every input of a successful run is acked exactly once, with its item and seq', async () => {
+    const r = recorder();
+    const p = pipeline([[async (n: number) => n * 2, 4], (n: number) => n + 1], r.options);
+    p.putAll(range(100, 1000));
+    const result = await p.run();
+    expect(result.count).toBe(100);
+    expect(sorted(r.acked)).toEqual(range(100));
+    expect(r.items.map((item, i) => (item as number) - 1000 === r.acked[i])).not.toContain(false);
+  });
+
+  test('skips, nulls, SkipEntry and a filter ack the dropped inputs', async () => {
+    const r = recorder();
+    const p = pipeline(
+      [
+        (n: number) => (n % 3 === 0 ? undefined : n),
+        (n: number) => (n % 3 === 1 ? null : n),
+        async (n: number) => {
+          if (n % 5 === 0) throw new SkipEntry();
+          return n;
+        },
+        iterStep(async function* (items: AsyncIterable<number>) {
+          for await (const n of items) if (n % 7 !== 0) yield n;
+        }),
+      ],
+      r.options,
+    );
+    p.putAll(range(60));
+    await p.run();
+    expect(sorted(r.acked)).toEqual(range(60));
+  });
+
+  test('dead letters are acked once the handler settled; retries ack once', async () => {
+    const r = recorder();
+    const attempts = new Map<number, number>();
+    const letters: number[] = [];
+    const p = pipeline(
+      [
+        [
+          async (n: number) => {
+            attempts.set(n, (attempts.get(n) ?? 0) + 1);
+            if (n % 4 === 0) throw new Error(`bad ${n}`);
+            if (n % 4 === 1 && attempts.get(n)! < 2) throw new Error('flaky');
+            return n;
+          },
+          3,
+        ],
+      ],
+      {
+        ...r.options,
+        maxRetries: 2,
+        onItemError: async (_err, item) => {
+          await delay(1);
+          letters.push(item as number);
+        },
+      },
+    );
+    p.putAll(range(20));
+    const result = await p.run();
+    expect(result.count).toBe(15);
+    expect(sorted(letters)).toEqual([0, 4, 8, 12, 16]);
+    expect(sorted(r.acked)).toEqual(range(20));
+  });
+
+  test('fan-out: an input flattened into several outputs is acked after the last one is counted', async () => {
+    const events: string[] = [];
+    const p = pipeline(
+      [
+        (n: number) => [n, n, n],
+        iterStep(flatten),
+        async (n: number) => {
+          await delay(1);
+          events.push(`out${n}`);
+          return n;
+        },
+      ],
+      { onAck: (item) => events.push(`ack${item as number}`) },
+    );
+    p.putAll([1, 2]);
+    await p.run();
+    expect(events.filter((e) => e === 'ack1')).toHaveLength(1);
+    expect(events.indexOf('ack1')).toBeGreaterThan(events.lastIndexOf('out1'));
+    expect(events.indexOf('ack2')).toBeGreaterThan(events.lastIndexOf('out2'));
+  });
+
+  test('fan-in: chunk and timedChunk batches ack each member once the batch is counted', async () => {
+    const r = recorder();
+    const batches: number[][] = [];
+    const p = pipeline(
+      [
+        iterStep(chunk(4)),
+        iterStep(flatten),
+        timedChunk({ size: 3, timeout: 5 }),
+        (b: number[]) => {
+          batches.push(b);
+          return b;
+        },
+      ],
+      r.options,
+    );
+    p.putAll(range(10));
+    await p.run();
+    expect(batches.flat()).toEqual(range(10));
+    expect(sorted(r.acked)).toEqual(range(10));
+  });
+
+  test('an input is not acked before the output derived from it was counted', async () => {
+    const counted = new Set<number>();
+    const early: number[] = [];
+    const p = pipeline(
+      [
+        [async (n: number) => (await delay(n % 3), n), 4],
+        iterStep(chunk(3)),
+        [async (b: number[]) => (await delay(1), b), 2],
+        (b: number[]) => {
+          for (const n of b) counted.add(n);
+          return b;
+        },
+      ],
+      { onAck: (item) => (counted.has(item as number) ? undefined : early.push(item as number)) },
+    );
+    p.putAll(range(30));
+    await p.run();
+    expect(early).toEqual([]);
+  });
+
+  test('meta entries are not acked and do not take a seq', async () => {
+    const r = recorder();
+    const p = pipeline([(n: number) => n], r.options);
+    p.put(10);
+    p.putMeta('m');
+    p.put(11);
+    await p.run();
+    expect(sorted(r.acked)).toEqual([0, 1]);
+    expect(r.items).toEqual(expect.arrayContaining([10, 11]));
+  });
+
+  test('checkpoints only grow and the last one is the last seq', async () => {
+    const r = recorder();
+    const p = pipeline([[async (n: number) => (await delay(n % 5 === 0 ? 8 : 0), n), 8]], {
+      onCheckpoint: r.onCheckpoint,
+      checkpointEvery: 2,
+    });
+    p.putAll(range(300));
+    await p.run();
+    expect(r.checkpoints.length).toBeGreaterThan(1);
+    expect(r.checkpoints).toEqual(sorted(r.checkpoints));
+    expect(new Set(r.checkpoints).size).toBe(r.checkpoints.length);
+    expect(r.checkpoints[r.checkpoints.length - 1]).toBe(299);
+  });
+
+  test('class steps with keyBy and ordered output ack every input', async () => {
+    class Double extends Step<number, number> {
+      process(n: number) {
+        return n * 2;
+      }
+    }
+    const r = recorder();
+    const p = pipeline(
+      [
+        [Double, 3],
+        [
+          async (n: number) => (await delay(n % 2), n),
+          3,
+          { keyBy: (n: number) => n % 4, ordered: true },
+        ],
+      ],
+      r.options,
+    );
+    p.putAll(range(40));
+    await p.run();
+    expect(sorted(r.acked)).toEqual(range(40));
+  });
+});
+
+describe('acknowledgements on failure, abort and break', () => {
+  test('inputs in flight when a run fails are never acked, and nothing after', async () => {
+    const r = recorder();
+    let late = 0;
+    const p = pipeline(
+      [
+        [
+          async (n: number) => {
+            if (n === 20) throw new Error('boom');
+            await delay(n >= 20 ? 5 : 0);
+            if (n > 20) late++;
+            return n;
+          },
+          4,
+        ],
+      ],
+      { ...r.options, ordered: true },
+    );
+    p.putAll(range(50));
+    await expect(p.run()).rejects.toThrow('boom');
+    await delay(20);
+    expect(r.acked).not.toContain(20);
+    expect(Math.max(...r.acked)).toBeLessThan(20);
+    expect(new Set(r.acked).size).toBe(r.acked.length);
+  });
+
+  test('an aborted run acks nothing that had not finished', async () => {
+    const r = recorder();
+    const ac = new AbortController();
+    const p = pipeline([[async (n: number) => (await delay(2), n), 2]], {
+      ...r.options,
+      signal: ac.signal,
+    });
+    p.putAll(range(100));
+    setTimeout(() => ac.abort(), 15);
+    await expect(p.run()).rejects.toMatchObject({ name: 'AbortError' });
+    const count = r.acked.length;
+    expect(count).toBeLessThan(100);
+    await delay(10);
+    expect(r.acked.length).toBe(count);
+  });
+
+  test('breaking out of for await leaves the item in the loop body and later ones unacked', async () => {
+    const r = recorder();
+    const p = pipeline([(n: number) => n], r.options);
+    p.putAll(range(20));
+    const seen: number[] = [];
+    for await (const n of p) {
+      seen.push(n as number);
+      if (n === 5) break;
+    }
+    expect(sorted(r.acked)).toEqual(range(5));
+  });
+
+  test('for await acks an output once the loop asks for the next, and all at the end', async () => {
+    const r = recorder();
+    const p = pipeline([(n: number) => n], { ...r.options, onCheckpoint: r.onCheckpoint });
+    p.putAll(range(10));
+    for await (const n of p) {
+      expect(r.acked).not.toContain(n);
+    }
+    expect(sorted(r.acked)).toEqual(range(10));
+    expect(r.checkpoints[r.checkpoints.length - 1]).toBe(9);
+  });
+
+  test('a throwing onAck fails the run with its error', async () => {
+    const err = new Error('ack failed');
+    const p = pipeline([(n: number) => n], {
+      onAck: (_item, seq) => {
+        if (seq === 3) throw err;
+      },
+    });
+    p.putAll(range(10));
+    await expect(p.run()).rejects.toBe(err);
+  });
+
+  test('a throwing onCheckpoint fails the run with its error', async () => {
+    const err = new Error('checkpoint failed');
+    const p = pipeline([(n: number) => n], {
+      onCheckpoint: () => {
+        throw err;
+      },
+    });
+    p.putAll(range(10));
+    await expect(p.run()).rejects.toBe(err);
+  });
+});
+
+describe('acknowledgements: options and step kinds', () => {
+  test('a foreign stream step with onAck is refused, naming the step', () => {
+    const upper = streamStep(
+      () => new Transform({ objectMode: true, transform: (c, _e, cb) => cb(null, c) }),
+      'passThrough',
+    );
+    expect(() => pipeline([upper], { onAck: () => {} })).toThrow(/steps\[0\] \(passThrough\)/);
+  });
+
+  test('checkpointEvery must be an integer >= 1', () => {
+    expect(() => pipeline([(n: number) => n], { checkpointEvery: 0 })).toThrow(/checkpointEvery/);
+  });
+
+  test('stream() mode refuses acknowledgements with a state error', () => {
+    const p = pipeline([(n: number) => n], { onAck: () => {} });
+    expect(() => p.stream()).toThrow(expect.objectContaining({ code: 'ERR_PAIPA_STATE' }));
+  });
+
+  test('a timed-out call does not ack its input; the retry does, once', async () => {
+    const r = recorder();
+    let calls = 0;
+    const p = pipeline(
+      [
+        [
+          async (n: number) => {
+            calls++;
+            if (calls === 1) {
+              await delay(30);
+              return null;
+            }
+            return n;
+          },
+          1,
+          { timeout: 10 },
+        ],
+      ],
+      { ...r.options, maxRetries: 1 },
+    );
+    p.putAll([7]);
+    await watchdog(p.run());
+    await delay(40);
+    expect(r.acked).toEqual([0]);
+  });
+});
