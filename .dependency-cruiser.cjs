@@ -9,6 +9,7 @@ const LAYERS = [
   ['types.ts'],
   ['errors/'],
   ['util/'],
+  ['delivery/'],
   ['ingest/', 'flow/'],
   ['steps/'],
   ['observe/'],

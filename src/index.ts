@@ -23,6 +23,7 @@ export type {
   StepDefinition,
 } from './steps/step-kinds';
 export { AbortError, PaipaError, SkipEntry, errorOrigin } from './errors/errors';
+export { SOURCE_ACK } from './delivery/tracked';
 export type { ErrorOrigin, PaipaErrorCode } from './errors/errors';
 export type {
   ItemErrorHandler,
