@@ -58,13 +58,21 @@ export class AckTracker {
 
   /** A new input: seq is its position among all items given. */
   origin(item: unknown, notify: Origin['notify'] = null): Origin {
-    const origin: Origin = { seq: this.#nextSeq++, item, refs: 1, done: false, notify, waiter: null };
+    const origin: Origin = {
+      seq: this.#nextSeq++,
+      item,
+      refs: 1,
+      done: false,
+      notify,
+      waiter: null,
+    };
     if (this.#onCheckpoint !== undefined) this.#open.push(origin);
     return origin;
   }
 
   /** Resolves once `origin` is done; rejects with the run's error if it fails first. */
   wait(origin: Origin): Promise<void> {
+    if (origin.done) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       origin.waiter = { resolve, reject };
       this.#waiting.add(origin);

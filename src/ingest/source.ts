@@ -54,9 +54,13 @@ export class Source extends Readable {
     return this.#queue.length - this.#head < this.readableHighWaterMark;
   }
 
-  /** Queues an item under acknowledgements and returns its origin (`send()`). */
-  addTracked(item: unknown): Origin {
+  /**
+   * Queues an item under acknowledgements (`send()`); `watch` sees its origin before the item
+   * can move, since a synchronous pipeline may finish it inside this call.
+   */
+  addTracked(item: unknown, watch: (origin: Origin) => void): Origin {
     const origin = this.#tracker!.origin(item);
+    watch(origin);
     this.given++;
     this.#queue.push(new Tracked(item, origin));
     if (this.#wanted) this.#flush();
@@ -115,7 +119,8 @@ export class Source extends Readable {
     this.#iterator = iterator as AnyIterator;
     const ack = (iterable as { [SOURCE_ACK]?: unknown })[SOURCE_ACK];
     if (typeof ack === 'function') {
-      this.#notify = (item, seq) => (ack as (i: unknown, s: number) => unknown).call(iterable, item, seq);
+      this.#notify = (item, seq) =>
+        (ack as (i: unknown, s: number) => unknown).call(iterable, item, seq);
     }
     this.#finished = true;
     this.#lazy = true;

@@ -109,6 +109,7 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
   readonly #failureListeners = new Set<(err: Error) => void>();
   /** Resolves once every step's start-up hooks ran (continuous mode). */
   #initialized: Promise<unknown> | null = null;
+  #isInitialized = false;
 
   constructor(steps: readonly unknown[], options: PipelineOptions = {}) {
     checkPlainObject('options', options);
@@ -202,7 +203,10 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
       throw invalidArg(`putIterable() needs an iterable or async iterable, got ${describe(items)}`);
     }
     const untracked = untrackedStep(this.#plans);
-    if (untracked !== undefined && typeof (items as { [SOURCE_ACK]?: unknown })[SOURCE_ACK] === 'function') {
+    if (
+      untracked !== undefined &&
+      typeof (items as { [SOURCE_ACK]?: unknown })[SOURCE_ACK] === 'function'
+    ) {
       throw untrackableError('putIterable() of a source with a [SOURCE_ACK] method', untracked);
     }
     this.#input('putIterable()').attach(items);
@@ -246,7 +250,9 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     this.#completion.catch(() => {});
     this.#initialized = Promise.all(
       this.#stages.map((stage) => (stage instanceof RunnerStage ? stage.initialized : undefined)),
-    );
+    ).then(() => {
+      this.#isInitialized = true;
+    });
     return this;
   }
 
@@ -266,6 +272,8 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
       return Promise.reject(err);
     }
     const source = this.#source!;
+    // The common case costs no promise chain: initialized, and room in the input.
+    if (this.#isInitialized && source.hasRoom) return Promise.resolve();
     return this.#untilFailure(
       this.#initialized!.then(() => new Promise<void>((resolve) => source.onRoom(resolve))),
     );
@@ -291,8 +299,10 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
       );
     }
     await this.ready();
-    const origin = this.#input('send()').addTracked(item);
-    return this.#tracker.wait(origin);
+    const tracker = this.#tracker;
+    let done: Promise<void> | undefined;
+    this.#input('send()').addTracked(item, (origin) => (done = tracker.wait(origin)));
+    return done;
   }
 
   /** ready()/send() are for continuous mode, while the input is open and the run alive. */

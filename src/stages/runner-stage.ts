@@ -9,7 +9,9 @@ import { unlinkReadableBuffer } from '../util/unlinked-buffer';
 export interface StageHooks {
   onItemError?: ItemErrorHandler;
   /** Wraps every step call (acknowledgements); absent when they are off. */
-  wrapCall?: (call: (item: unknown, ctx: StepContext) => unknown) => (item: unknown, ctx: StepContext) => unknown;
+  wrapCall?: (
+    call: (item: unknown, ctx: StepContext) => unknown,
+  ) => (item: unknown, ctx: StepContext) => unknown;
 }
 
 type Callback = (err?: Error | null) => void;
