@@ -216,14 +216,12 @@ describe('acknowledgements: run()', () => {
 describe('acknowledgements on failure, abort and break', () => {
   test('inputs in flight when a run fails are never acked, and nothing after', async () => {
     const r = recorder();
-    let late = 0;
     const p = pipeline(
       [
         [
           async (n: number) => {
             if (n === 20) throw new Error('boom');
             await delay(n >= 20 ? 5 : 0);
-            if (n > 20) late++;
             return n;
           },
           4,
