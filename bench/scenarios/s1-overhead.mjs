@@ -131,6 +131,39 @@ export const contenders = [
     },
   },
   {
+    // Acknowledgements on (issue 11): every input acked once its output is counted.
+    name: 'paipa run() with onAck',
+    role: 'paipa',
+    load: async () => {
+      const { paipa } = await import('../lib/paipa.mjs');
+      return async (n, tally) => {
+        let acked = 0;
+        const p = new paipa.Pipeline([inc, dbl, decInto(tally)], { onAck: () => acked++ });
+        p.putIterable(range(n));
+        const { count } = await p.run();
+        if (acked !== n) throw new Error(`acked ${acked} of ${n} inputs`);
+        return { reportedCount: count };
+      };
+    },
+  },
+  {
+    name: 'paipa run() with onCheckpoint',
+    role: 'paipa',
+    load: async () => {
+      const { paipa } = await import('../lib/paipa.mjs');
+      return async (n, tally) => {
+        let last = -1;
+        const p = new paipa.Pipeline([inc, dbl, decInto(tally)], {
+          onCheckpoint: (seq) => (last = seq),
+        });
+        p.putIterable(range(n));
+        const { count } = await p.run();
+        if (last !== n - 1) throw new Error(`last checkpoint ${last}, expected ${n - 1}`);
+        return { reportedCount: count };
+      };
+    },
+  },
+  {
     name: 'paipa for await',
     role: 'paipa',
     load: async () => {

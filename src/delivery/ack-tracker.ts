@@ -1,4 +1,5 @@
-import type { Origin, Origins } from './tracked';
+import { isThenable } from '../util/thenable';
+import { Origin, type Origins } from './tracked';
 
 export interface AckTrackerOptions {
   onAck?: (item: unknown, seq: number) => unknown;
@@ -31,6 +32,8 @@ export class AckTracker {
   #open: (Origin | undefined)[] = [];
   #head = 0;
   #reported = -1;
+  /** The highest seq such that every input up to it is done. */
+  #prefix = -1;
   #timer: NodeJS.Timeout | undefined;
   /** Inputs given by send() and not done yet: rejected if the run fails. */
   readonly #waiting = new Set<Origin>();
@@ -58,14 +61,7 @@ export class AckTracker {
 
   /** A new input: seq is its position among all items given. */
   origin(item: unknown, notify: Origin['notify'] = null): Origin {
-    const origin: Origin = {
-      seq: this.#nextSeq++,
-      item,
-      refs: 1,
-      done: false,
-      notify,
-      waiter: null,
-    };
+    const origin = new Origin(this.#nextSeq++, item, notify);
     if (this.#onCheckpoint !== undefined) this.#open.push(origin);
     return origin;
   }
@@ -93,9 +89,15 @@ export class AckTracker {
   #releaseOne(origin: Origin): void {
     if (--origin.refs > 0 || this.#closed) return;
     origin.done = true;
+    // The completed prefix moves on as soon as its head is done, so the list holds only the
+    // inputs from the oldest unfinished one on (not everything since the last checkpoint).
+    if (this.#head < this.#open.length && this.#open[this.#head] === origin) this.#advance();
     try {
-      this.#onAck?.(origin.item, origin.seq);
-      origin.notify?.(origin.item, origin.seq);
+      // Not awaited (an ack is a notification), but a rejection fails the run like a throw.
+      const acked = this.#onAck?.(origin.item, origin.seq);
+      if (isThenable(acked)) acked.then(undefined, (err: unknown) => this.#failWith(err));
+      const told = origin.notify?.(origin.item, origin.seq);
+      if (isThenable(told)) told.then(undefined, (err: unknown) => this.#failWith(err));
     } catch (err) {
       this.#failWith(err);
       return;
@@ -140,21 +142,27 @@ export class AckTracker {
     this.#timer = undefined;
   }
 
+  /** Moves the completed prefix past every done input at the head of the list. */
+  #advance(): void {
+    const open = this.#open;
+    let head = this.#head;
+    while (head < open.length && open[head]!.done) {
+      this.#prefix = open[head]!.seq;
+      open[head++] = undefined;
+    }
+    if (head === open.length) {
+      this.#open = [];
+      head = 0;
+    } else if (head > 1024 && head * 2 > open.length) {
+      this.#open = open.slice(head);
+      head = 0;
+    }
+    this.#head = head;
+  }
+
   #checkpoint(): Error | undefined {
     if (this.#closed || this.#onCheckpoint === undefined) return undefined;
-    const open = this.#open;
-    let prefix = this.#reported;
-    while (this.#head < open.length && open[this.#head]!.done) {
-      prefix = open[this.#head]!.seq;
-      open[this.#head++] = undefined;
-    }
-    if (this.#head === open.length) {
-      this.#open = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > open.length) {
-      this.#open = open.slice(this.#head);
-      this.#head = 0;
-    }
+    const prefix = this.#prefix;
     if (prefix <= this.#reported) return undefined;
     this.#reported = prefix;
     try {
@@ -167,6 +175,7 @@ export class AckTracker {
   }
 
   #failWith(err: unknown): void {
+    if (this.#closed) return;
     this.close(err);
     this.#fail(err);
   }

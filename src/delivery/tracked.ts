@@ -1,20 +1,3 @@
-/**
- * One input given to the pipeline, while acknowledgements are on. `refs` counts the things
- * that still stand between it and "done": one per live item derived from it (an envelope in a
- * buffer, a call running, a retry waiting) and one per iterator step that has it as the input
- * it pulled last. It is done when `refs` reaches 0; it is never touched again after that.
- */
-export interface Origin {
-  readonly seq: number;
-  readonly item: unknown;
-  refs: number;
-  done: boolean;
-  /** The source's own acknowledgement (see `SOURCE_ACK`), if it asked for one. */
-  readonly notify: ((item: unknown, seq: number) => unknown) | null;
-  /** `send()`'s promise, settled when the input is done or the run fails. */
-  waiter: { resolve: () => void; reject: (err: unknown) => void } | null;
-}
-
 /** The inputs an item derives from: one origin (the usual case, no array), or several. */
 export type Origins = Origin | readonly Origin[];
 
@@ -29,6 +12,37 @@ export class Tracked {
     readonly value: unknown,
     readonly origins: Origins,
   ) {}
+}
+
+/**
+ * One input given to the pipeline, while acknowledgements are on. `refs` counts the things
+ * that still stand between it and "done": one per live item derived from it (an envelope in a
+ * buffer, a call running, a retry waiting) and one per iterator step that has it as the input
+ * it pulled last. It is done when `refs` reaches 0; it is never touched again after that.
+ *
+ * An origin is also the envelope of its own item as the source gives it (value: the item,
+ * origins: itself): one object per input instead of two, on the hot path.
+ */
+export class Origin extends Tracked {
+  refs = 1;
+  done = false;
+  /** `send()`'s promise, settled when the input is done or the run fails. */
+  waiter: { resolve: () => void; reject: (err: unknown) => void } | null = null;
+
+  constructor(
+    readonly seq: number,
+    item: unknown,
+    /** The source's own acknowledgement (see `SOURCE_ACK`), if it asked for one. */
+    readonly notify: ((item: unknown, seq: number) => unknown) | null,
+  ) {
+    super(item, null as never);
+    (this as { origins: Origins }).origins = this;
+  }
+
+  /** The input as it was given. */
+  get item(): unknown {
+    return this.value;
+  }
 }
 
 /**

@@ -4,7 +4,7 @@ import { unlinkReadableBuffer } from '../util/unlinked-buffer';
 import { MetaEntry } from './meta';
 import { isThenable, toError } from '../util/thenable';
 import type { AckTracker } from '../delivery/ack-tracker';
-import { SOURCE_ACK, Tracked, type Origin } from '../delivery/tracked';
+import { SOURCE_ACK, type Origin } from '../delivery/tracked';
 
 type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
 
@@ -47,7 +47,7 @@ export class Source extends Readable {
   add(item: unknown): boolean {
     if (!(item instanceof MetaEntry)) {
       this.given++;
-      if (this.#tracker !== null) item = new Tracked(item, this.#tracker.origin(item));
+      if (this.#tracker !== null) item = this.#tracker.origin(item);
     }
     this.#queue.push(item);
     if (this.#wanted) this.#flush();
@@ -62,7 +62,7 @@ export class Source extends Readable {
     const origin = this.#tracker!.origin(item);
     watch(origin);
     this.given++;
-    this.#queue.push(new Tracked(item, origin));
+    this.#queue.push(origin);
     if (this.#wanted) this.#flush();
     return origin;
   }
@@ -75,7 +75,7 @@ export class Source extends Readable {
     this.#tracker = tracker;
     for (let i = this.#head; i < this.#queue.length; i++) {
       const item = this.#queue[i];
-      if (!(item instanceof MetaEntry)) this.#queue[i] = new Tracked(item, tracker.origin(item));
+      if (!(item instanceof MetaEntry)) this.#queue[i] = tracker.origin(item);
     }
   }
 
@@ -250,7 +250,7 @@ export class Source extends Readable {
     }
     const tracker = this.#tracker;
     if (tracker === null) this.#deliver(result.value);
-    else this.#deliver(new Tracked(result.value, tracker.origin(result.value, this.#notify)));
+    else this.#deliver(tracker.origin(result.value, this.#notify));
   }
 
   #fail(err: unknown): void {
