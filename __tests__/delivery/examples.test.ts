@@ -117,3 +117,55 @@ describe('example: resumable ETL into SQLite', () => {
     }
   }, 120_000);
 });
+
+/** POSTs one event; resolves with the status code. */
+function postEvent(port: number, event: unknown): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const req = request(
+      { port, host: '127.0.0.1', method: 'POST', path: '/events', agent: false },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolvePromise(res.statusCode!));
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify(event));
+  });
+}
+
+const figureOf = (stdout: string, label: string) =>
+  Number(new RegExp(`${label}:\\s*(\\d+)`).exec(stdout)?.[1]);
+
+describe('example: HTTP ingestion with send() and ready()', () => {
+  test('the demo stores every accepted event exactly once and exits 0 on its SIGTERM', async () => {
+    const { code, stdout } = await start('http-ingest.mjs', []).done;
+    expect(code).toBe(0);
+    expect(figureOf(stdout, 'accepted')).toBe(2000);
+    expect(figureOf(stdout, 'stored')).toBe(2000);
+    expect(figureOf(stdout, 'twice')).toBe(0);
+    // Every 503 was retried by the client and counted once by the server.
+    expect(figureOf(stdout, 'refused')).toBe(figureOf(stdout, 'retried'));
+  }, 90_000);
+
+  test('SIGTERM from outside: answered events are all stored, then stop() and exit 0', async () => {
+    let listening!: (port: number) => void;
+    const port = new Promise<number>((r) => (listening = r));
+    const server = start('http-ingest.mjs', ['--serve'], (line) => {
+      const m = /^listening on (\d+)$/.exec(line);
+      if (m) listening(Number(m[1]));
+    });
+    const statuses = await Promise.all(
+      Array.from({ length: 40 }, async (_, id) => postEvent(await port, { id, type: 'view' })),
+    );
+    expect(statuses.filter((s) => s !== 200 && s !== 503)).toEqual([]);
+    const invalid = await postEvent(await port, { id: 'x' });
+    expect(invalid).toBe(200);
+    server.child.kill('SIGTERM');
+    const { code, stdout } = await server.done;
+    expect(code).toBe(0);
+    const ok = statuses.filter((s) => s === 200).length;
+    expect(figureOf(stdout, 'accepted')).toBe(ok + 1);
+    expect(figureOf(stdout, 'stored')).toBe(ok);
+    expect(figureOf(stdout, 'twice')).toBe(0);
+  }, 90_000);
+});
