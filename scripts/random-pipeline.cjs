@@ -24,6 +24,11 @@
  *   two items of one key in a keyed (`keyBy`) step at once, more class objects than the step's
  *   concurrency plus its restarts.
  *
+ * Acknowledgements (`acks`, in run() and for await, when no step is a foreign stream step):
+ * every acked input was given, at its seq, and is acked at most once; all are acked on success;
+ * an input is acked only after every output derived from it was handed on (and, in a run
+ * without dead letters, all of them were); nothing is acked after the run settled.
+ *
  * Flow control on function and class steps, drawn per step: `keyBy` (values modulo `keyBy`),
  * `restart` on class steps (a budget that never runs out, so faults stay as fatal as without
  * it) and a `timeout` long enough never to fire (the timed call path, with the same outcomes).
@@ -121,6 +126,13 @@ function model(spec) {
   });
   const keepsOrder = steps.every((s) => s.concurrency === 1 || (isWorkerKind(s.kind) && s.ordered));
   return { reach, faultAt, deadLetters, expected: values, keepsOrder };
+}
+
+/** The outputs input `x` leads to when nothing fails: the values are distinct across inputs. */
+function finalsOf(steps, x) {
+  let values = [x];
+  for (const step of steps) values = values.flatMap((v) => applyOp(step.op, v));
+  return values;
 }
 
 /** A promise that settles in `ms`, or `onTimeout` if `promise` did not settle first. */
@@ -389,6 +401,19 @@ async function runSpec(spec, lib, env) {
     counts.delivered++;
   };
 
+  // Acknowledgements: seq -> the event number of its ack (items are 0..n-1, so item === seq).
+  const acksOn =
+    spec.acks === true && spec.mode !== 'stream' && spec.steps.every((s) => s.kind !== 'stream');
+  const ackSeq = new Map();
+  const onAck = (item, at) => {
+    if (settled) problem('an input was acked after the run settled');
+    if (item !== at) problem(`acked item ${item} at seq ${at}, which is not the input given there`);
+    if (!Number.isInteger(at) || at < 0 || at >= spec.items) problem('acked an input never given');
+    if (spec.input !== 'array' && at >= src.pulled) problem('acked an input not yet pulled');
+    if (ackSeq.has(at)) problem('an input was acked twice');
+    ackSeq.set(at, ++seq);
+  };
+
   const steps = spec.steps.map(makeStep);
   // run() shows no outputs: a last sync step records them (and counts as a step of its own).
   if (spec.mode === 'run') steps.push([(x) => (deliver(x), x), 1, { name: 'record' }]);
@@ -399,6 +424,7 @@ async function runSpec(spec, lib, env) {
     maxRetries: spec.maxRetries,
     signal: controller.signal,
     onFail: (err) => onFail.push(err),
+    ...(acksOn ? { onAck } : {}),
     ...(spec.deadLetter
       ? {
           onItemError: (_err, item, stepName) => {
@@ -552,6 +578,29 @@ async function runSpec(spec, lib, env) {
 
   // --- the checks ---
   if (settlements !== 1) problem(`settled ${settlements} times`);
+  if (acksOn) {
+    if (!failed && !broke && ackSeq.size !== spec.items) {
+      problem(`acked ${ackSeq.size} of ${spec.items} inputs on success`);
+    }
+    const originOf = new Map();
+    for (let x = 0; x < spec.items; x++) {
+      for (const y of finalsOf(spec.steps, x)) originOf.set(y, x);
+    }
+    outputs.forEach((y, k) => {
+      const acked = ackSeq.get(originOf.get(y));
+      if (acked !== undefined && acked < outputSeqs[k]) {
+        problem('an input was acked before one of its outputs was handed on');
+      }
+    });
+    if (deadLettered.size === 0) {
+      const delivered = new Set(outputs);
+      for (const x of ackSeq.keys()) {
+        if (finalsOf(spec.steps, x).some((y) => !delivered.has(y))) {
+          problem('an acked input has an output that was never handed on');
+        }
+      }
+    }
+  }
   if (onFail.length > 1) problem(`onFail called ${onFail.length} times`);
   const seen = new Set(outputs);
   if (seen.size !== outputs.length) problem('an output was duplicated');
@@ -724,6 +773,7 @@ function randomSpec(rand, maxItems = 300) {
     abortAt: rand.chance(0.05) ? rand.int(0, maxItems) : null,
     breakAfter: mode === 'iterate' && rand.chance(0.1) ? rand.int(0, maxItems) : null,
     slowConsumer: rand.chance(0.3),
+    acks: rand.chance(0.5),
   };
 }
 

@@ -41,6 +41,8 @@ export interface Spec {
   abortAt: number | null;
   breakAfter: number | null;
   slowConsumer: boolean;
+  /** onAck on (run() and for await, no foreign stream step); absent in older specs: off. */
+  acks?: boolean;
 }
 
 export interface Env {

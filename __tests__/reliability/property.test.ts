@@ -70,6 +70,7 @@ function specArb(options: { kinds?: readonly StepSpec['kind'][]; maxItems?: numb
       abortAt: fc.option(fc.nat(maxItems), { freq: 20, nil: null }),
       breakAfter: fc.option(fc.nat(maxItems), { freq: 10, nil: null }),
       slowConsumer: fc.boolean(),
+      acks: fc.boolean(),
     })
     .map((spec): Spec => ({
       ...spec,
@@ -122,6 +123,23 @@ describe('randomized pipelines', () => {
         },
       ),
       { numRuns: 300 },
+    );
+  }, 120_000);
+
+  test('acknowledgements: acked inputs were given, once each, all on success, after their outputs', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        specArb({ kinds: ['sync', 'async', 'class', 'iter'] }).map((spec) => ({
+          ...spec,
+          mode: spec.mode === 'stream' ? ('run' as const) : spec.mode,
+          acks: true,
+        })),
+        fc.scheduler(),
+        async (spec, s) => {
+          expect(await check(spec, s)).toEqual([]);
+        },
+      ),
+      { numRuns: 400 },
     );
   }, 120_000);
 });
