@@ -3,6 +3,9 @@ import type { Duplex as StageDuplex } from 'readable-stream';
 import { AbortError } from '../errors/errors';
 import { FirstError } from '../errors/first-error';
 import { OutputSink, type OutputTally } from './sinks';
+import type { AckTracker } from '../delivery/ack-tracker';
+import { Tracked, type Origins } from '../delivery/tracked';
+import { isMeta } from '../ingest/meta';
 import { toError } from '../util/thenable';
 import { whenClosed } from '../util/when-closed';
 
@@ -18,11 +21,17 @@ class DuplexSink extends OutputSink {
   constructor(
     tally: OutputTally,
     private readonly duplex: Duplex,
+    /** Under acknowledgements: the origins of each output pushed and not yet read, in order. */
+    private readonly unread: Origins[] | null = null,
   ) {
     super(tally);
   }
 
   protected accept(chunk: unknown): boolean {
+    if (this.unread !== null && chunk instanceof Tracked) {
+      this.unread.push(chunk.origins);
+      return this.duplex.push(chunk.value);
+    }
     return this.duplex.push(chunk);
   }
 
@@ -67,14 +76,23 @@ export class JoinedStages extends Duplex {
   #ending = false;
   #settled = false;
   readonly #settle: (err: Error | null | undefined) => void;
+  /**
+   * Acknowledgements (null while off): items written get an origin each, and an output's
+   * origins are released when it is read: every read, by `read()`, a pipe or an async
+   * iterator, is a 'data' event, in buffer order (see `emit`).
+   */
+  readonly #tracker: AckTracker | null;
+  #unread: Origins[] = [];
+  #unreadHead = 0;
 
   constructor(
     stages: readonly StageDuplex[],
     tally: OutputTally,
-    options: { highWaterMark: number; signal?: AbortSignal },
+    options: { highWaterMark: number; signal?: AbortSignal; tracker?: AckTracker | null },
     settle: (err: Error | null | undefined) => void,
   ) {
     super({ objectMode: true, highWaterMark: options.highWaterMark });
+    this.#tracker = options.tracker ?? null;
     this.#stages = stages;
     this.#first = stages[0];
     this.#last = stages[stages.length - 1];
@@ -99,7 +117,7 @@ export class JoinedStages extends Duplex {
       this.#heldWrite = null;
       held?.();
     });
-    this.#sink = new DuplexSink(tally, this);
+    this.#sink = new DuplexSink(tally, this, this.#tracker && this.#unread);
     this.#sink.attach(this.#last);
     this.#last.once('end', () => this.#lastEnded());
 
@@ -119,7 +137,33 @@ export class JoinedStages extends Duplex {
     finished(this, (err) => this.#settle(err));
   }
 
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event !== 'data' || this.#tracker === null) return super.emit(event, ...args);
+    // Released once the listeners (a pipe's write, an iterator's hand-off) took the output.
+    const result = super.emit(event, ...args);
+    this.#read();
+    return result;
+  }
+
+  /** The oldest unread output was read: it is handed on. */
+  #read(): void {
+    const unread = this.#unread;
+    if (this.#unreadHead >= unread.length) return;
+    const origins = unread[this.#unreadHead];
+    unread[this.#unreadHead++] = undefined as never;
+    // Compacted in place: the sink holds the same array.
+    if (this.#unreadHead === unread.length) {
+      unread.length = 0;
+      this.#unreadHead = 0;
+    } else if (this.#unreadHead > 1024 && this.#unreadHead * 2 > unread.length) {
+      unread.splice(0, this.#unreadHead);
+      this.#unreadHead = 0;
+    }
+    this.#tracker!.release(origins);
+  }
+
   override _write(chunk: unknown, _enc: BufferEncoding, callback: Callback): void {
+    if (this.#tracker !== null && !isMeta(chunk)) chunk = this.#tracker.origin(chunk);
     if (this.#first.write(chunk)) callback();
     else this.#heldWrite = callback;
   }
@@ -168,7 +212,7 @@ export class JoinedStages extends Duplex {
 export function joinStages(
   stages: readonly StageDuplex[],
   tally: OutputTally,
-  options: { highWaterMark: number; signal?: AbortSignal },
+  options: { highWaterMark: number; signal?: AbortSignal; tracker?: AckTracker | null },
   settle: (err: Error | null | undefined) => void,
 ): Duplex {
   return new JoinedStages(stages, tally, options, settle);
