@@ -312,11 +312,6 @@ describe('acknowledgements: options and step kinds', () => {
     expect(() => pipeline([(n: number) => n], { checkpointEvery: 0 })).toThrow(/checkpointEvery/);
   });
 
-  test('stream() mode refuses acknowledgements with a state error', () => {
-    const p = pipeline([(n: number) => n], { onAck: () => {} });
-    expect(() => p.stream()).toThrow(expect.objectContaining({ code: 'ERR_PAIPA_STATE' }));
-  });
-
   test('a timed-out call does not ack its input; the retry does, once', async () => {
     const r = recorder();
     let calls = 0;
@@ -340,6 +335,54 @@ describe('acknowledgements: options and step kinds', () => {
     p.putAll([7]);
     await watchdog(p.run());
     await delay(40);
+    expect(r.acked).toEqual([0]);
+  });
+});
+
+describe('acknowledgements in stream() mode', () => {
+  test('an output is acked once it is read from the Duplex, every input once', async () => {
+    const { Readable, Writable } = await import('node:stream');
+    const { pipeline: streamPipeline } = await import('node:stream/promises');
+    const r = recorder();
+    const read = new Set<number>();
+    const early: number[] = [];
+    const p = pipeline(
+      [[async (n: number) => (await delay(n % 2), n), 3], (n: number) => (n % 4 === 0 ? null : n)],
+      {
+        onAck: (item, seq) => {
+          r.onAck(item, seq);
+          if ((item as number) % 4 !== 0 && !read.has(item as number)) early.push(item as number);
+        },
+        onCheckpoint: r.onCheckpoint,
+      },
+    );
+    await streamPipeline(
+      Readable.from(range(40)),
+      p.stream(),
+      new Writable({
+        objectMode: true,
+        highWaterMark: 1,
+        write(n: number, _enc, cb) {
+          read.add(n);
+          setImmediate(cb);
+        },
+      }),
+    );
+    expect(sorted(r.acked)).toEqual(range(40));
+    expect(early).toEqual([]);
+    expect(r.checkpoints[r.checkpoints.length - 1]).toBe(39);
+  });
+
+  test('outputs not read when the stream is destroyed are never acked', async () => {
+    const r = recorder();
+    const p = pipeline([(n: number) => n], r.options);
+    const duplex = p.stream();
+    for (const n of range(10)) duplex.write(n);
+    await delay(5);
+    const first = duplex.read() as number;
+    expect(first).toBe(0);
+    duplex.destroy(new Error('consumer gone'));
+    await new Promise((resolve) => duplex.once('close', resolve));
     expect(r.acked).toEqual([0]);
   });
 });

@@ -426,20 +426,39 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
         'its input is the stream itself, but put()/putIterable() was already used',
       );
     }
-    if (this.#options.onAck || this.#options.onCheckpoint) {
-      throw this.#stateError(
-        'stream()',
-        'acknowledgements (onAck, onCheckpoint) are not supported in stream() mode yet; use run(), start() or for await',
-      );
-    }
     this.#claim('stream', 'stream()');
     this.#inputClosedBy = 'stream()';
     const tally = new OutputTally(this.#options.onMeta);
     this.#tally = tally;
-    this.#stages = buildStages(this.#plans, { onItemError: this.#options.onItemError });
+    const { onAck, onCheckpoint, checkpointEvery } = this.#options;
+    let tracker: AckTracker | null = null;
+    let duplex: Duplex | null = null;
+    if (onAck !== undefined || onCheckpoint !== undefined) {
+      tracker = this.#tracker = new AckTracker({
+        onAck,
+        onCheckpoint,
+        checkpointEvery: checkpointEvery ?? 1000,
+        fail: (err) => duplex?.destroy(toError(err)),
+      });
+      tracker.begin();
+    }
+    this.#stages = buildStages(this.#plans, { onItemError: this.#options.onItemError, tracker });
     this.#begin();
     // One of Node's own object-mode Duplexes (see join-stages.ts), so the type is what it is.
-    return joinStages(this.#stages, tally, this.#options, (err) => this.#settle(err));
+    duplex = joinStages(this.#stages, tally, { ...this.#options, tracker }, (err) => {
+      if (err) this.#failed(err);
+      // Every output was read by now ('end'): the last checkpoint; a throwing one fails it.
+      else if (tracker !== null) {
+        const checkpointErr = tracker.finish();
+        if (checkpointErr) {
+          this.#settle(checkpointErr);
+          duplex?.destroy(checkpointErr);
+          return;
+        }
+      }
+      this.#settle(err);
+    });
+    return duplex;
   }
 
   #input(method: string): Source {
