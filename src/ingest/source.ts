@@ -1,12 +1,16 @@
 import { Readable } from 'readable-stream';
 import { annotateError, describe, invalidArg } from '../errors/errors';
 import { unlinkReadableBuffer } from '../util/unlinked-buffer';
+import { Batch } from './batch';
 import { MetaEntry } from './meta';
 import { isThenable, toError } from '../util/thenable';
 import type { AckTracker } from '../delivery/ack-tracker';
 import { SOURCE_ACK, type Origin } from '../delivery/tracked';
 
 type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
+
+/** No item is available right now. */
+const NONE: unique symbol = Symbol('none');
 
 /** The name errors of the input carry in `err.paipa.step`. */
 export const SOURCE_NAME = 'source';
@@ -31,6 +35,7 @@ export class Source extends Readable {
   count = 0;
   /** Items given eagerly with put()/putAll(). */
   given = 0;
+
   /** Acknowledgements (null while they are off): items are put in envelopes as they are given. */
   #tracker: AckTracker | null = null;
   /** The lazy source's own acknowledgement method (see SOURCE_ACK). */
@@ -38,8 +43,18 @@ export class Source extends Readable {
   /** Waiting for room (ready()/send()): called once the queue is below the high-water mark. */
   #roomWaiters: (() => void)[] = [];
 
-  constructor(highWaterMark: number) {
-    super({ objectMode: true, highWaterMark });
+  /** Items per chunk pushed (see `Batch`); 1: items travel one by one. */
+  readonly #batchLength: number;
+  readonly #highWaterMark: number;
+
+  /**
+   * @param batchLength items per chunk when the first stage takes batches (then the readable
+   * buffer holds one chunk); 1 otherwise
+   */
+  constructor(highWaterMark: number, batchLength = 1) {
+    super({ objectMode: true, highWaterMark: batchLength > 1 ? 1 : highWaterMark });
+    this.#batchLength = batchLength;
+    this.#highWaterMark = highWaterMark;
     unlinkReadableBuffer(this);
   }
 
@@ -51,7 +66,7 @@ export class Source extends Readable {
     }
     this.#queue.push(item);
     if (this.#wanted) this.#flush();
-    return this.#queue.length - this.#head < this.readableHighWaterMark;
+    return this.#queue.length - this.#head < this.#highWaterMark;
   }
 
   /**
@@ -86,13 +101,19 @@ export class Source extends Readable {
 
   /** True when an item added now would be within the high-water mark (what put() returns). */
   get hasRoom(): boolean {
-    return this.#queue.length - this.#head < this.readableHighWaterMark;
+    return this.#queue.length - this.#head < this.#highWaterMark;
   }
 
   /** Calls `fn` once the queue has room (at once if it has). */
   onRoom(fn: () => void): void {
     if (this.hasRoom) fn();
     else this.#roomWaiters.push(fn);
+  }
+
+  #wakeRoomWaiters(): void {
+    const waiters = this.#roomWaiters;
+    this.#roomWaiters = [];
+    for (const fn of waiters) fn();
   }
 
   addMeta(value: unknown): void {
@@ -148,43 +169,47 @@ export class Source extends Readable {
 
   #flush(): void {
     while (this.#wanted && !this.destroyed) {
-      if (this.#head < this.#queue.length) {
-        const item = this.#queue[this.#head];
-        this.#queue[this.#head++] = undefined;
-        if (this.#head === this.#queue.length) {
-          this.#queue = [];
-          this.#head = 0;
+      const first = this.#nextReady();
+      if (first !== NONE) {
+        if (this.#batchLength === 1) {
+          this.#deliver(first);
+          continue;
         }
-        this.#deliver(item);
-        if (this.#roomWaiters.length > 0 && this.hasRoom) this.#wakeRoomWaiters();
-      } else if (this.#iterator !== null) {
-        if (this.#async) {
-          this.#pullAsync();
-          return;
+        const items = [first];
+        while (items.length < this.#batchLength) {
+          const more = this.#nextReady();
+          if (more === NONE) break;
+          items.push(more);
         }
-        this.#pullSync();
-      } else {
-        if (this.#finished && !this.#ended) {
-          this.#ended = true;
-          this.push(null);
-        }
+        this.#deliver(items.length === 1 ? items[0] : new Batch(items));
+        continue;
+      }
+      if (this.destroyed) return;
+      if (this.#iterator !== null) {
+        this.#pullAsync();
         return;
       }
+      if (this.#finished && !this.#ended) {
+        this.#ended = true;
+        this.push(null);
+      }
+      return;
     }
   }
 
-  #wakeRoomWaiters(): void {
-    const waiters = this.#roomWaiters;
-    this.#roomWaiters = [];
-    for (const fn of waiters) fn();
-  }
-
-  #deliver(item: unknown): void {
-    if (!(item instanceof MetaEntry)) this.count++;
-    this.#wanted = this.push(item);
-  }
-
-  #pullSync(): void {
+  /** The next item available now (queued, or from a sync iterator), counted; NONE if none. */
+  #nextReady(): unknown {
+    if (this.#head < this.#queue.length) {
+      const item = this.#queue[this.#head];
+      this.#queue[this.#head++] = undefined;
+      if (this.#head === this.#queue.length) {
+        this.#queue = [];
+        this.#head = 0;
+      }
+      if (!(item instanceof MetaEntry)) this.count++;
+      return item;
+    }
+    if (this.#iterator === null || this.#async) return NONE;
     const iterator = this.#iterator as Iterator<unknown>;
     let result: IteratorResult<unknown>;
     try {
@@ -192,9 +217,14 @@ export class Source extends Readable {
     } catch (err) {
       this.#iterator = null;
       this.#fail(err);
-      return;
+      return NONE;
     }
-    this.#take(result);
+    return this.#valueOf(result);
+  }
+
+  #deliver(chunk: unknown): void {
+    this.#wanted = this.push(chunk);
+    if (this.#roomWaiters.length > 0 && this.hasRoom) this.#wakeRoomWaiters();
   }
 
   #pullAsync(): void {
@@ -229,16 +259,17 @@ export class Source extends Readable {
     );
   }
 
-  #take(result: IteratorResult<unknown>): void {
+  /** The item of an iterator result, counted; NONE at the end or on a bad result. */
+  #valueOf(result: IteratorResult<unknown>): unknown {
     if (result === null || typeof result !== 'object') {
       this.#fail(
         invalidArg(`The source's next() returned ${describe(result)}, not an iterator result`),
       );
-      return;
+      return NONE;
     }
     if (result.done) {
       this.#iterator = null;
-      return;
+      return NONE;
     }
     if (result.value === null || result.value === undefined) {
       this.#fail(
@@ -246,11 +277,16 @@ export class Source extends Readable {
           `The source yielded ${describe(result.value)} after ${this.count} items; null and undefined cannot travel through a pipeline`,
         ),
       );
-      return;
+      return NONE;
     }
+    this.count++;
     const tracker = this.#tracker;
-    if (tracker === null) this.#deliver(result.value);
-    else this.#deliver(tracker.origin(result.value, this.#notify));
+    return tracker === null ? result.value : tracker.origin(result.value, this.#notify);
+  }
+
+  #take(result: IteratorResult<unknown>): void {
+    const item = this.#valueOf(result);
+    if (item !== NONE) this.#deliver(item);
   }
 
   #fail(err: unknown): void {

@@ -12,6 +12,8 @@ export type Stage = RunnerStage | StreamStage;
 /** What the stages of a run need from the pipeline. */
 export interface BuildOptions {
   onItemError?: StageHooks['onItemError'];
+  /** The first stage takes the Source's items in batches (see `Batch`). */
+  batchedInput?: boolean;
   /** Present while acknowledgements are on: items travel in envelopes (see delivery/). */
   tracker?: AckTracker | null;
 }
@@ -28,15 +30,19 @@ export function buildStages(plans: readonly StepPlan[], options: BuildOptions): 
   const tracker = options.tracker ?? null;
   const hooks: StageHooks =
     tracker === null
-      ? { onItemError: options.onItemError }
+      ? { onItemError: options.onItemError, batchedInput: options.batchedInput }
       : {
           onItemError: options.onItemError && trackItemError(options.onItemError, tracker),
+          batchedInput: options.batchedInput,
           wrapCall: (call) => trackCall(call, tracker),
         };
   const stages: Stage[] = [];
   let chain: StepPlan[] = [];
+  // Only the first stage can take batches from the Source.
+  const hooksAt = (): StageHooks =>
+    stages.length === 0 ? hooks : { ...hooks, batchedInput: false };
   const flush = () => {
-    if (chain.length > 0) stages.push(new RunnerStage(chain, hooks));
+    if (chain.length > 0) stages.push(new RunnerStage(chain, hooksAt()));
     chain = [];
   };
   for (const given of plans) {
@@ -48,7 +54,7 @@ export function buildStages(plans: readonly StepPlan[], options: BuildOptions): 
       chain.push(plan);
     } else {
       flush();
-      stages.push(new RunnerStage([plan], hooks));
+      stages.push(new RunnerStage([plan], hooksAt()));
     }
   }
   flush();
