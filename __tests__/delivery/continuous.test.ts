@@ -149,8 +149,8 @@ describe('send() and ready() in continuous mode', () => {
     const p = pipeline([async (n: number) => (await gate.promise, n)], { highWaterMark: 2 });
     p.start();
     await p.ready();
-    let full = 0;
-    while (p.put(full)) full++;
+    // More than the pipeline holds: the rest waits in the input queue.
+    for (const n of range(p.maxItemsInside + 10)) p.put(n);
     let ready = false;
     const r = p.ready().then(() => (ready = true));
     await delay(10);
