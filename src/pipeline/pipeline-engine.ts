@@ -249,6 +249,16 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     if (this.#mode === 'start' && this.#state === 'running') await this.stop();
   }
 
+  /**
+   * Items given to the pipeline (put, putAll, or pulled from a putIterable source) and not yet
+   * taken by the first step: the input queue, which `stats()` rows do not show. Always 0 in
+   * stream() mode, where the stream's own buffers hold the input.
+   */
+  get inputQueued(): number {
+    const source = this.#source;
+    return source === null ? 0 : source.queued + source.readableLength;
+  }
+
   /** Figures per step, readable at any time (zeros before the pipeline starts). */
   stats(): StepStats[] {
     if (this.#stages.length > 0) return stageCounters(this.#stages).map((c) => c.snapshot());
@@ -296,6 +306,7 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     const tally = new OutputTally(this.#options.onMeta);
     this.#tally = tally;
     this.#stages = buildStages(this.#plans, { onItemError: this.#options.onItemError });
+    markSink(this.#stages);
     this.#begin();
     // Typed as Node's Duplex: that is the type existing stream code expects (the object is a
     // readable-stream Duplex, which implements the same interface).
@@ -357,7 +368,10 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     this.#state = 'running';
     this.#startedAt = performance.now();
     this.#observers = this.#makeObservers();
-    this.#observers.start(() => this.stats());
+    this.#observers.start(
+      () => this.stats(),
+      () => this.inputQueued,
+    );
   }
 
   #makeObservers(): RunObservers {
@@ -370,12 +384,23 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
       observers.push(
         new ProgressDisplay({
           stream: progress === true ? process.stderr : progress,
-          total: total ?? (this.#source?.hasLazyInput ? undefined : this.#source?.given),
+          total: total ?? this.#knownTotal(),
           intervalMs: reportEvery ?? 1000,
         }),
       );
     }
     return new RunObservers(observers);
+  }
+
+  /**
+   * The number of items the run will see, when it is known before it begins: the input was
+   * all given (put/putAll, then ended) and no lazy source is attached. In continuous mode the
+   * input is still open at start(), so there is no total unless the `total` option gives one.
+   */
+  #knownTotal(): number | undefined {
+    const source = this.#source;
+    if (source === null || source.hasLazyInput || this.#inputClosedBy === null) return undefined;
+    return source.given;
   }
 
   /**
@@ -406,6 +431,7 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     const source = (this.#source ??= new Source(this.#options.highWaterMark));
     this.#tally = tally;
     this.#stages = buildStages(this.#plans, { onItemError: this.#options.onItemError });
+    markSink(this.#stages);
     this.#begin();
     const signal = this.#options.signal;
     const streams = [source, ...this.#stages, sink];
@@ -451,8 +477,10 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     if (this.#state !== 'running') return undefined;
     const failed = !!err && !(this.#cancelled && isPrematureClose(err));
     const durationMs = performance.now() - this.#startedAt;
-    const count = this.#tally?.count ?? 0;
     const steps = this.stats();
+    // Items stored by a sink step count as handled, as in paipa's `pipeline.count`.
+    const count = (this.#tally?.count ?? 0) + (steps.at(-1)?.stored ?? 0);
+    const inputQueued = this.inputQueued;
     this.#state = failed ? 'failed' : 'ended';
     // Observers count what was taken from the input (a sink step emits nothing).
     this.#observers?.stop(steps, {
@@ -469,6 +497,19 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
       }
       return undefined;
     }
-    return { ok: true, count, metaCount: this.#tally?.metaCount ?? 0, durationMs, steps };
+    return {
+      ok: true,
+      count,
+      metaCount: this.#tally?.metaCount ?? 0,
+      durationMs,
+      steps,
+      inputQueued,
+    };
   }
+}
+
+/** The last step is the sink: an item it emits nothing for was stored there, not skipped. */
+function markSink(stages: readonly Stage[]): void {
+  const counters = stageCounters(stages);
+  if (counters.length > 0) counters[counters.length - 1].sink = true;
 }
