@@ -24,6 +24,11 @@ export interface Report {
   elapsedMs: number;
   /** One row per step, in pipeline order. */
   steps: ReportRow[];
+  /**
+   * Worker pipelines: items given to the pipeline and not yet taken by the first step (the
+   * input queue; a step's own input buffer is its row's `queued`).
+   */
+  inputQueued?: number;
 }
 
 /**
@@ -125,7 +130,9 @@ function formatElapsed(ms: number): string {
 export function formatReport(report: Report): string {
   const what = report.kind === 'generator' ? 'generator pipeline' : 'pipeline';
   const when = report.final ? 'final' : 'periodic';
-  const header = `paipa ${what}: ${when} report after ${formatElapsed(report.elapsedMs)}`;
+  const input =
+    report.inputQueued === undefined ? '' : `, input queue ${formatWhole(report.inputQueued)}`;
+  const header = `paipa ${what}: ${when} report after ${formatElapsed(report.elapsedMs)}${input}`;
   const fields = ['name'];
   for (const row of report.steps) {
     for (const field of Object.keys(row)) if (!fields.includes(field)) fields.push(field);

@@ -11,7 +11,8 @@ export interface RunOutcome {
 
 /** Something that watches a run: started with a reader of the live figures, stopped once. */
 export interface RunObserver {
-  start(read: () => StepStats[]): void;
+  /** `readInput` gives the input queue: items given to the pipeline, not yet in the first step. */
+  start(read: () => StepStats[], readInput?: () => number): void;
   stop(final: StepStats[], outcome: RunOutcome): void;
 }
 
@@ -23,14 +24,16 @@ export interface RunObserver {
 export class ReportingObserver implements RunObserver {
   #timer: NodeJS.Timeout | undefined;
   #startedAt = 0;
+  #readInput: () => number = () => 0;
 
   constructor(
     private readonly reporters: readonly Reporter[],
     private readonly intervalMs: number,
   ) {}
 
-  start(read: () => StepStats[]): void {
+  start(read: () => StepStats[], readInput?: () => number): void {
     this.#startedAt = performance.now();
+    if (readInput) this.#readInput = readInput;
     this.#timer = setInterval(() => this.#publish(read(), false), this.intervalMs);
     this.#timer.unref();
   }
@@ -47,6 +50,7 @@ export class ReportingObserver implements RunObserver {
       final,
       elapsedMs: Math.round(performance.now() - this.#startedAt),
       steps: steps as unknown as ReportRow[],
+      inputQueued: this.#readInput(),
     };
     publishReport(this.reporters, report);
   }
@@ -57,8 +61,8 @@ export class RunObservers {
   #stopped = false;
   constructor(private readonly observers: readonly RunObserver[]) {}
 
-  start(read: () => StepStats[]): void {
-    for (const o of this.observers) o.start(read);
+  start(read: () => StepStats[], readInput?: () => number): void {
+    for (const o of this.observers) o.start(read, readInput);
   }
 
   stop(final: StepStats[], outcome: RunOutcome): void {
