@@ -1,5 +1,6 @@
 import { describe, invalidArg } from '../errors/errors';
 import { formatDecimal, formatWhole } from './number-format';
+import type { StepStats } from '../types';
 import { checkKnownKeys, checkPlainObject } from '../util/validate';
 
 /**
@@ -32,11 +33,34 @@ export interface Report {
 }
 
 /**
+ * Live access to a running worker pipeline, for reporters that pull figures when they are
+ * asked (metrics) instead of waiting for the next report.
+ */
+export interface LiveRun {
+  /** The per-step figures now (as `p.stats()`). */
+  stats(): StepStats[];
+  /** Items given to the pipeline and not yet taken by the first step (as `p.inputQueued`). */
+  inputQueued(): number;
+  /**
+   * Calls `listener(stepIndex, ms)` with the duration of each timed call of a function or
+   * class step: every call, except that steps averaging under 2 µs a call are sampled (about
+   * one call in 32). Costs nothing unless a listener is set; one listener per run.
+   */
+  onCallDuration(listener: (stepIndex: number, ms: number) => void): void;
+}
+
+/**
  * Receives reports. `show` may return a promise; it is not awaited, so a slow reporter never
  * slows or hangs the pipeline. A throw or rejection is caught (see `publishReport`).
  */
 export interface Reporter {
   show(report: Report): void | Promise<void>;
+  /**
+   * Optional: called when a worker pipeline starts, before its first report, with live access
+   * to its figures. The function it may return is called once the run's final report has been
+   * shown. A throw is isolated like one from `show`.
+   */
+  attach?(run: LiveRun): void | (() => void);
 }
 
 /**
@@ -151,13 +175,13 @@ export function formatReport(report: Report): string {
 
 const warned = new WeakSet<Reporter>();
 
-function warnOnce(reporter: Reporter, error: unknown): void {
+function warnOnce(reporter: Reporter, error: unknown, method = 'show'): void {
   if (warned.has(reporter)) return;
   warned.add(reporter);
   const name = reporter.constructor?.name || 'reporter';
   const reason = error instanceof Error ? error.message : String(error);
   process.emitWarning(
-    `${name}.show() failed: ${reason}. The pipeline goes on; later failures of this reporter are not reported.`,
+    `${name}.${method}() failed: ${reason}. The pipeline goes on; later failures of this reporter are not reported.`,
     { type: 'PaipaWarning', code: 'PAIPA_REPORTER_FAILED' },
   );
 }
@@ -179,6 +203,24 @@ export function publishReport(reporters: readonly Reporter[], report: Report): v
       warnOnce(reporter, error);
     }
   }
+}
+
+/**
+ * Attaches every reporter that has `attach` to a live run; returns the detach functions they
+ * gave. A reporter whose `attach` throws is warned about once, like a failing `show`.
+ */
+export function attachReporters(reporters: readonly Reporter[], run: LiveRun): (() => void)[] {
+  const detach: (() => void)[] = [];
+  for (const reporter of reporters) {
+    if (typeof reporter.attach !== 'function') continue;
+    try {
+      const undo = reporter.attach(run);
+      if (typeof undo === 'function') detach.push(undo);
+    } catch (error) {
+      warnOnce(reporter, error, 'attach');
+    }
+  }
+  return detach;
 }
 
 /** Checks a `reporters` option: an array of objects with a `show(report)` method. */

@@ -82,8 +82,12 @@ export class StepCounters {
     return true;
   }
 
+  /** Set by a metrics reporter: receives the duration of every timed call. */
+  onCallTimed: ((ms: number) => void) | null = null;
+
   addBusy(ms: number): void {
     this.busyMs += this.#sampling ? ms * this.#weight : ms;
+    if (this.onCallTimed !== null) this.onCallTimed(ms);
   }
 
   constructor(

@@ -371,6 +371,7 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     this.#observers.start(
       () => this.stats(),
       () => this.inputQueued,
+      () => stageCounters(this.#stages),
     );
   }
 
