@@ -29,8 +29,8 @@ export interface ProgressOptions {
   title?: string;
   /**
    * Where the program writes its own lines (default `process.stdout`). While bars are drawn on
-   * a terminal and this stream is a terminal too, its writes are passed through line by line
-   * with the bars erased before and redrawn after, so they never break a frame.
+   * a terminal and this is another stream on a terminal too, its writes are passed through line
+   * by line with the bars erased before and redrawn after, so they never break a frame.
    */
   programOutput?: NodeJS.WritableStream;
 }
@@ -214,6 +214,7 @@ class TerminalBars {
   #head: SingleBar | undefined;
   #lines: SingleBar[] = [];
   readonly #programOutput: NodeJS.WritableStream;
+  readonly #stream: NodeJS.WritableStream;
   #originalWrite: Write | undefined;
   #guardedWrite: Write | undefined;
   /** A line the program began and has not ended yet: written once its newline comes. */
@@ -229,6 +230,7 @@ class TerminalBars {
     this.#total = total;
     this.#title = title;
     this.#programOutput = programOutput;
+    this.#stream = stream;
     this.#multi = new MultiBar({
       stream,
       fps: 1000 / intervalMs,
@@ -273,7 +275,9 @@ class TerminalBars {
    */
   #guardProgramOutput(): void {
     const out = this.#programOutput;
-    if ((out as { isTTY?: boolean }).isTTY !== true) return;
+    // Only a program writing to another terminal stream than the bars (stdout vs stderr): on
+    // the bars' own stream, their writes could not be told from the program's.
+    if ((out as { isTTY?: boolean }).isTTY !== true || out === this.#stream) return;
     const original = out.write;
     const terminal = (this.#multi as unknown as MultiBarTimer).terminal;
     this.#originalWrite = original;
@@ -291,6 +295,10 @@ class TerminalBars {
       terminal.cursorRelativeReset();
       terminal.clearBottom();
       const ok = original.call(out, lines, callback as never);
+      // cli-progress redraws only the lines that changed: the erased ones must all be drawn.
+      for (const bar of [this.#head, ...this.#lines]) {
+        if (bar) (bar as unknown as { lastDrawnString: string | null }).lastDrawnString = null;
+      }
       this.#multi.update();
       return ok;
     }) as Write;
