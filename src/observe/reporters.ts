@@ -42,9 +42,10 @@ export interface LiveRun {
   /** Items given to the pipeline and not yet taken by the first step (as `p.inputQueued`). */
   inputQueued(): number;
   /**
-   * Calls `listener(stepIndex, ms)` with the duration of each timed call of a function or
-   * class step: every call, except that steps averaging under 2 µs a call are sampled (about
-   * one call in 32). Costs nothing unless a listener is set; one listener per run.
+   * Calls `listener(stepIndex, ms)` with call durations of function and class steps: every
+   * call of a step costing 25 µs or more, a regular sample of cheaper calls (about one per
+   * 25 µs of work), so listening costs a few percent at most. Costs nothing unless a listener
+   * is set; one listener per run.
    */
   onCallDuration(listener: (stepIndex: number, ms: number) => void): void;
 }

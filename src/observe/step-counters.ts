@@ -9,6 +9,11 @@ const MEAN_STRIDE = 32;
  * add more than a few percent to them. Costlier calls are all timed, so their `busyMs` is exact.
  */
 const CHEAP_CALL_MS = 0.002;
+/**
+ * A call-duration listener (a metrics histogram, ~1 µs a record) hears about one timed call per
+ * this much measured work (ms), so listening costs at most a few percent of the step's time.
+ */
+const LISTEN_BUDGET_MS = 0.025;
 
 /**
  * Live figures of one step, updated by its stage on the hot path (plain field increments, no
@@ -52,7 +57,10 @@ export class StepCounters {
    */
   shouldTime(): boolean {
     const n = ++this.#calls;
-    if (n <= EXACT_CALLS) return true;
+    if (n <= EXACT_CALLS) {
+      if ((n & (n - 1)) === 0) this.#paceListener(n);
+      return true;
+    }
     if (!this.#sampling) {
       if ((n & (EXACT_CALLS - 1)) === 0 && this.busyMs < n * CHEAP_CALL_MS) {
         this.#sampling = true;
@@ -63,6 +71,7 @@ export class StepCounters {
     }
     if (n < this.#nextTimed) return false;
     if ((n & ~(EXACT_CALLS - 1)) !== ((n - this.#weight) & ~(EXACT_CALLS - 1))) {
+      this.#paceListener(n);
       // Crossed an EXACT_CALLS boundary since the last sample: are calls still cheap?
       if (this.busyMs >= n * CHEAP_CALL_MS) {
         this.#sampling = false;
@@ -82,12 +91,32 @@ export class StepCounters {
     return true;
   }
 
-  /** Set by a metrics reporter: receives the duration of every timed call. */
+  /**
+   * Set by a metrics reporter: receives the durations of a share of the timed calls, every
+   * `#listenEvery`-th one, paced so that it hears of about one call per LISTEN_BUDGET_MS of
+   * measured work: every call of a step costing 25 µs or more, a regular sample of cheaper ones.
+   */
   onCallTimed: ((ms: number) => void) | null = null;
+  #listenEvery = 1;
+  #sinceHeard = 0;
 
   addBusy(ms: number): void {
     this.busyMs += this.#sampling ? ms * this.#weight : ms;
-    if (this.onCallTimed !== null) this.onCallTimed(ms);
+    if (this.onCallTimed !== null && ++this.#sinceHeard >= this.#listenEvery) {
+      this.#sinceHeard = 0;
+      this.onCallTimed(ms);
+    }
+  }
+
+  /** Sets how many timed calls go by per call the listener hears of, from the mean cost so far. */
+  #paceListener(calls: number): void {
+    // No call has finished yet: nothing to go by, keep hearing every call.
+    if (this.busyMs === 0) return;
+    const meanMs = this.busyMs / calls;
+    this.#listenEvery =
+      meanMs >= LISTEN_BUDGET_MS ? 1 : Math.ceil(LISTEN_BUDGET_MS / Math.max(meanMs, 1e-6));
+    if (this.#sampling)
+      this.#listenEvery = Math.max(1, Math.round(this.#listenEvery / MEAN_STRIDE));
   }
 
   constructor(
