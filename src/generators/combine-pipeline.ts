@@ -296,9 +296,12 @@ function assemble(
  * a step or source function that returns something not iterable, or an unknown option. An
  * error thrown while iterating propagates from the result as the very same object.
  *
- * Types: for a flat list of up to four function steps the element type follows the steps and
- * mismatched steps are compile errors. Longer or nested lists and `process` objects are typed
- * from each step's declared return type, without checking one step against the next.
+ * Types: the element type and the kind (sync `Iterable` or `AsyncIterable`) follow the items
+ * through the steps, nested lists, `chunk`, `flatten` and `identityStep` included, so an
+ * all-sync list of any length gives a sync iterable. A step that cannot take what the step
+ * before emits is a compile error, and so is a sync-only step (its parameter an `Iterable`)
+ * after an async one, which would fail at run time. For a flat list of up to four function
+ * steps, untyped parameters are typed from the step before.
  *
  * @example
  * const evens = combinePipeline(range(100), [function* (xs: Iterable<number>) {
