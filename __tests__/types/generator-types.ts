@@ -26,6 +26,9 @@ function* inc(xs: Iterable<number>) {
 function* lengths(xs: Iterable<number[]>) {
   for (const x of xs) yield x.length;
 }
+async function* asyncSource(n = 3) {
+  for (let i = 0; i < n; i++) yield i;
+}
 async function* asyncInc(xs: AsyncIterable<number>) {
   for await (const x of xs) yield x + 1;
 }
@@ -57,6 +60,16 @@ expectTypeOf(
 combinePipeline([1, 2, 3], [asyncInc, inc]);
 // @ts-expect-error the same, four steps long
 combinePipeline([1, 2, 3], [inc, asyncInc, chunk(2), inc]);
+// @ts-expect-error a sync-only first step over an async source
+combinePipeline(asyncSource(), [inc]);
+// @ts-expect-error the same with a source factory
+combinePipeline((n: number) => asyncSource(n), [inc, inc]);
+expectTypeOf(combinePipeline(asyncSource(), [asyncInc, chunk(2)])).toEqualTypeOf<
+  AsyncIterable<number[]>
+>();
+expectTypeOf(combinePipeline((n: number) => asyncSource(n), [asyncInc])).toEqualTypeOf<
+  (n: number) => AsyncIterable<number>
+>();
 // @ts-expect-error the same, inside a nested list
 combinePipeline([1], [asyncInc, [inc, inc], chunk(2)]);
 

@@ -168,7 +168,10 @@ type SyncAfterAsync<L, Seen extends boolean = false> = L extends readonly [infer
       : true
     : SyncAfterAsync<Rest, ReturnsAsync<H>>
   : false;
-type AsyncChecked<L> = SyncAfterAsync<L> extends true ? StepTypesDoNotMatch : unknown;
+type AsyncChecked<L, Src> =
+  SyncAfterAsync<L, Items<Src> extends AsyncIterable<unknown> ? true : false> extends true
+    ? StepTypesDoNotMatch
+    : unknown;
 interface StepTypesDoNotMatch {
   'each step must accept the items of the one before': never;
 }
@@ -337,10 +340,11 @@ export function combinePipeline<
   T,
   A,
   const L extends readonly unknown[],
+  Src,
   P extends unknown[] = never,
 >(
-  source: Source<AnyIterable<T>, P>,
-  steps: [AnyStep<T, A>] & L & AsyncChecked<L>,
+  source: Source<AnyIterable<T>, P> & Src,
+  steps: [AnyStep<T, A>] & L & AsyncChecked<L, Src>,
   options?: CombineOptions,
 ): Result<P, AsyncIterable<A>>;
 export function combinePipeline<
@@ -348,10 +352,11 @@ export function combinePipeline<
   A,
   B,
   const L extends readonly unknown[],
+  Src,
   P extends unknown[] = never,
 >(
-  source: Source<AnyIterable<T>, P>,
-  steps: [AnyStep<T, A>, AnyStep<A, B>] & L & AsyncChecked<L>,
+  source: Source<AnyIterable<T>, P> & Src,
+  steps: [AnyStep<T, A>, AnyStep<A, B>] & L & AsyncChecked<L, Src>,
   options?: CombineOptions,
 ): Result<P, AsyncIterable<B>>;
 export function combinePipeline<
@@ -360,10 +365,11 @@ export function combinePipeline<
   B,
   C,
   const L extends readonly unknown[],
+  Src,
   P extends unknown[] = never,
 >(
-  source: Source<AnyIterable<T>, P>,
-  steps: [AnyStep<T, A>, AnyStep<A, B>, AnyStep<B, C>] & L & AsyncChecked<L>,
+  source: Source<AnyIterable<T>, P> & Src,
+  steps: [AnyStep<T, A>, AnyStep<A, B>, AnyStep<B, C>] & L & AsyncChecked<L, Src>,
   options?: CombineOptions,
 ): Result<P, AsyncIterable<C>>;
 export function combinePipeline<
@@ -373,10 +379,11 @@ export function combinePipeline<
   C,
   D,
   const L extends readonly unknown[],
+  Src,
   P extends unknown[] = never,
 >(
-  source: Source<AnyIterable<T>, P>,
-  steps: [AnyStep<T, A>, AnyStep<A, B>, AnyStep<B, C>, AnyStep<C, D>] & L & AsyncChecked<L>,
+  source: Source<AnyIterable<T>, P> & Src,
+  steps: [AnyStep<T, A>, AnyStep<A, B>, AnyStep<B, C>, AnyStep<C, D>] & L & AsyncChecked<L, Src>,
   options?: CombineOptions,
 ): Result<P, AsyncIterable<D>>;
 export function combinePipeline<
