@@ -96,6 +96,36 @@ describe('figures balance whatever the outcome', () => {
     expect(balances(second)).toBe(true);
   });
 
+  test('items waiting behind keyBy when the run is torn down count as abandoned', async () => {
+    const controller = new AbortController();
+    const started = deferred();
+    const never = deferred();
+    const p = new Pipeline(
+      [
+        [
+          async (n: number) => {
+            started.resolve();
+            await never.promise;
+            return n;
+          },
+          2,
+          { keyBy: () => 'one key' },
+        ],
+      ],
+      { signal: controller.signal },
+    );
+    p.putAll(range(6));
+    const run = p.run();
+    await watchdog(started.promise, 2000, 'first call');
+    await delay(10);
+    controller.abort();
+    await expect(watchdog(run, 2000, 'aborted run')).rejects.toMatchObject({ name: 'AbortError' });
+    const [step] = p.stats();
+    expect(step.in).toBeGreaterThan(1);
+    expect(step.abandoned).toBe(step.in);
+    expect(balances(step)).toBe(true);
+  });
+
   test('a loop broken off early leaves every step balanced', async () => {
     const p = new Pipeline([[async (n: number) => (await delay(1), n), 3], (n: number) => n + 1]);
     p.putAll(range(100));

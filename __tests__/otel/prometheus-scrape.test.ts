@@ -66,6 +66,7 @@ function expectCounters(body: string, step: StepStats): void {
     ).toBe(step[outcome]);
   }
   expect(sample(body, 'paipa_step_retries_total', labels)).toBe(step.retried);
+  expect(sample(body, 'paipa_step_restarts_total', labels)).toBe(step.restarts);
 }
 
 describe('openTelemetryReporter through a Prometheus scrape', () => {

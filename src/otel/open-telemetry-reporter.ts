@@ -52,9 +52,7 @@ function add(into: Totals, step: StepStats): void {
   into.failed += step.failed;
   into.abandoned += step.abandoned;
   into.retried += step.retried;
-  // Worker-thread steps report how often an instance was restarted; other steps have none.
-  const restarts = (step as unknown as { restarts?: unknown }).restarts;
-  into.restarts += typeof restarts === 'number' ? restarts : 0;
+  into.restarts += step.restarts;
 }
 
 /**
@@ -89,7 +87,7 @@ class OpenTelemetryReporter implements Reporter {
       unit: '{retry}',
     });
     const restarts = meter.createObservableCounter('paipa.step.restarts', {
-      description: 'Instances restarted (worker-thread steps)',
+      description: 'Instances replaced after a failure (the `restart` step option)',
       unit: '{restart}',
     });
     const busy = meter.createObservableGauge('paipa.step.busy', {
