@@ -13,7 +13,7 @@ const LAYERS = [
   ['ingest/', 'flow/'],
   ['steps/'],
   ['observe/'],
-  ['stages/', 'output/', 'generators/'],
+  ['stages/', 'output/', 'generators/', 'otel/'],
   ['pipeline/'],
   ['chain/'],
   ['index.ts'],
@@ -65,6 +65,14 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/', pathNot: re(all) },
       to: {},
+    },
+    {
+      name: 'core-never-loads-otel',
+      comment:
+        'otel/ is the paipa/otel subpath export: only its own entry point may load it, so the core never needs @opentelemetry/api',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/otel/' },
+      to: { path: '^src/otel/' },
     },
     ...layerRules,
   ],

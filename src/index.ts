@@ -42,9 +42,17 @@ export { combinePipeline } from './generators/combine-pipeline';
 export { chunk, flatten, consume, identityStep } from './generators/iter-tools';
 export { PipelineRuntimeDebugger } from './generators/runtime-debugger';
 export { LoggingReporter, MemoryReporter } from './observe/reporters';
-export type { Reporter, Report, ReportRow } from './observe/reporters';
+export type { LiveRun, Reporter, Report, ReportRow } from './observe/reporters';
 export type { CombineOptions, GeneratorStep, GeneratorSteps } from './generators/combine-pipeline';
-export type { AnyIterable, ChunkStep, Chunked, FlatItem, Flattened } from './generators/iter-tools';
+export type {
+  AnyIterable,
+  ChunkOf,
+  ChunkStep,
+  Chunked,
+  FlatItem,
+  FlattenOf,
+  Flattened,
+} from './generators/iter-tools';
 export type { RuntimeDebuggerOptions } from './generators/runtime-debugger';
 export type { LoggingReporterOptions } from './observe/reporters';
 

@@ -74,12 +74,28 @@ export interface StepStats {
   in: number;
   /** Items the step emitted. */
   out: number;
-  /** Items for which the step emitted nothing (returned undefined/null or threw SkipEntry). */
+  /**
+   * Items the pipeline's last step took and emitted nothing for: a sink (a step that writes,
+   * stores or sends its items and returns nothing) handled them. Always 0 for the other steps.
+   */
+  stored: number;
+  /**
+   * Items for which the step emitted nothing: returned undefined/null (except in the last
+   * step, see `stored`) or threw `SkipEntry` (in any step).
+   */
   skipped: number;
   /** Retry attempts made. */
   retried: number;
-  /** Items whose retries ran out and that went to `onItemError`. */
+  /**
+   * Items whose retries ran out: those that went to `onItemError`, and the one that failed the
+   * run when there is no `onItemError`.
+   */
   failed: number;
+  /**
+   * Items that were inside the step when the run was torn down early (a failure elsewhere, an
+   * abort, a `break`): their results, if any, were dropped.
+   */
+  abandoned: number;
   /** Instances replaced after a failure (`restart` option). */
   restarts: number;
   /** Items being processed right now. */
@@ -88,8 +104,14 @@ export interface StepStats {
   queued: number;
   /** Total time spent inside the step's function, summed over instances (ms). */
   busyMs: number;
-  /** Items emitted per second since the step began. */
+  /** Items emitted or stored (`out + stored`) per second since the step began. */
   throughput: number;
+  /**
+   * Items emitted or stored per second over about the last 10 s: the figure to watch in a
+   * long-running pipeline. Measured between readings of the figures (reporters, progress and
+   * metrics read them regularly); when nothing read them for longer, since the last reading.
+   */
+  recentThroughput: number;
   /** Meta entries that passed the step. */
   meta: number;
 }
@@ -97,7 +119,10 @@ export interface StepStats {
 /** What `run()` and `stop()` resolve with. */
 export interface RunResult {
   ok: true;
-  /** Items that came out of the last step. */
+  /**
+   * Items the last step handled: those that came out of it plus those it stored (a sink step
+   * that returns nothing), like paipa's `pipeline.count`.
+   */
   count: number;
   /** Meta entries that reached the end of the pipeline. */
   metaCount: number;
@@ -105,6 +130,8 @@ export interface RunResult {
   durationMs: number;
   /** Figures per step, in pipeline order. */
   steps: StepStats[];
+  /** Items given to the pipeline and not yet taken by the first step (0 after a full run). */
+  inputQueued: number;
 }
 
 /** Called with an item whose retries ran out; the pipeline goes on without it. */

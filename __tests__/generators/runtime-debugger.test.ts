@@ -401,3 +401,32 @@ describe('options', () => {
     expect(() => new PipelineRuntimeDebugger(5 as never)).toThrow(TypeError);
   });
 });
+
+describe('PipelineRuntimeDebugger on long runs (sampled measuring)', () => {
+  test('past the first 1024 pulls every item is still counted, and every stage gets a time', () => {
+    const { memory, debug } = debuggerWithMemory();
+    const out: number[] = [];
+    for (const n of combinePipeline(range(5000), [double, double], { debugger: debug })) {
+      out.push(n);
+    }
+    expect(out).toHaveLength(5000);
+    const rows = memory.reports.at(-1)!.steps;
+    expect(rows.map((r) => r.count)).toEqual([5000, 5000, 5000]);
+    for (const row of rows) expect(row.runtimeMs).toBeGreaterThan(0);
+  });
+
+  test('an async pipeline is counted the same way', async () => {
+    const { memory, debug } = debuggerWithMemory();
+    async function* slowly(items: AsyncIterable<number>) {
+      for await (const n of items) yield n;
+    }
+    let seen = 0;
+    for await (const n of combinePipeline(fromArray(range(3000)), [slowly, slowly], {
+      debugger: debug,
+    })) {
+      seen += n >= 0 ? 1 : 0;
+    }
+    expect(seen).toBe(3000);
+    expect(memory.reports.at(-1)!.steps.map((r) => r.count)).toEqual([3000, 3000, 3000]);
+  });
+});

@@ -37,7 +37,7 @@ describe('runtime statistics', () => {
     expect(live.busy).toBe(4);
     expect(live.concurrency).toBe(4);
     await running;
-    expect(p.stats()[0]).toMatchObject({ busy: 0, in: 8, skipped: 8 });
+    expect(p.stats()[0]).toMatchObject({ busy: 0, in: 8, stored: 8, skipped: 0 });
   });
 
   test('stats() before the run has one row of zeros per step', () => {

@@ -242,3 +242,169 @@ describe('progress text', () => {
     );
   });
 });
+
+/**
+ * A terminal screen: interprets what is written to it (text, newlines and the cursor and erase
+ * sequences readline and cli-progress use), so a test can read what the user would see.
+ */
+class Screen {
+  readonly rows: string[] = [''];
+  row = 0;
+  col = 0;
+
+  write(text: string): void {
+    // eslint-disable-next-line no-control-regex -- escape sequences are what this parses
+    const parts = text.split(/(\x1b\[[?\d;]*[A-Za-z]|\n|\r)/);
+    for (const part of parts) {
+      if (part === '') continue;
+      if (part === '\n') {
+        this.row++;
+        this.col = 0;
+        while (this.rows.length <= this.row) this.rows.push('');
+      } else if (part === '\r') {
+        this.col = 0;
+      } else if (part.startsWith('\x1b[')) {
+        const arg = part.slice(2, -1);
+        const n = arg === '' || arg.startsWith('?') ? 1 : Number(arg);
+        switch (part.at(-1)) {
+          case 'A':
+            this.row = Math.max(0, this.row - n);
+            break;
+          case 'G':
+            this.col = n - 1;
+            break;
+          case 'J':
+            this.rows.length = this.row + 1;
+            this.rows[this.row] = this.rows[this.row].slice(0, this.col);
+            break;
+          case 'K':
+            this.rows[this.row] = arg === '2' ? '' : this.rows[this.row].slice(0, this.col);
+            break;
+          default: // cursor visibility, line wrapping: nothing to draw
+        }
+      } else {
+        const line = this.rows[this.row].padEnd(this.col);
+        this.rows[this.row] = line.slice(0, this.col) + part + line.slice(this.col + part.length);
+        this.col += part.length;
+      }
+    }
+  }
+}
+
+/** A terminal stream writing to a shared screen, as stdout and stderr share one terminal. */
+class ScreenStream extends FakeStream {
+  constructor(readonly screen: Screen) {
+    super(true);
+  }
+  override write(chunk: string | Uint8Array, ...rest: unknown[]): boolean {
+    this.screen.write(String(chunk));
+    const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+    callback?.();
+    return super.write(chunk);
+  }
+}
+
+describe('ProgressDisplay with the program writing to stdout', () => {
+  const steps = () => [stats('parse', { in: 30, out: 29 }), stats('store', { in: 29, out: 29 })];
+
+  test("the program's lines land above the frame, whole, and the frame is drawn once below", async () => {
+    const screen = new Screen();
+    const stderr = new ScreenStream(screen);
+    const stdout = new ScreenStream(screen);
+    const d = display(stderr, {
+      intervalMs: 20,
+      programOutput: stdout as unknown as NodeJS.WritableStream,
+    });
+    d.start(steps);
+    await delay(30);
+    stdout.write('log line one\n');
+    stdout.write('log line ');
+    stdout.write('two\nand three\n');
+    await delay(30);
+    d.stop(steps(), { ok: true, count: 29, durationMs: 60 });
+    const text = screen.rows.filter((r) => r !== '');
+    expect(text.slice(0, 3)).toEqual(['log line one', 'log line two', 'and three']);
+    expect(text.filter((r) => r.startsWith('paipa '))).toHaveLength(1);
+    expect(text.filter((r) => r.includes('parse | 30 in'))).toHaveLength(1);
+    expect(text.at(-1)).toMatch(/^\[paipa\] done: 29 items/);
+  });
+
+  test('stop() puts back the write method and passes on an unfinished line', () => {
+    const screen = new Screen();
+    const stderr = new ScreenStream(screen);
+    const stdout = new ScreenStream(screen);
+    const own = stdout.write;
+    const d = display(stderr, {
+      intervalMs: 20,
+      programOutput: stdout as unknown as NodeJS.WritableStream,
+    });
+    d.start(steps);
+    expect(stdout.write).not.toBe(own);
+    stdout.write('no newline yet');
+    expect(screen.rows.join('\n')).not.toContain('no newline yet');
+    d.stop(steps(), { ok: true, count: 29, durationMs: 10 });
+    expect(stdout.write).toBe(own);
+    expect(screen.rows.join('\n')).toContain('no newline yet');
+  });
+
+  test('program output that is not a terminal is left alone', () => {
+    const stderr = new FakeStream(true);
+    const stdout = new FakeStream(false);
+    const own = stdout.write;
+    const d = display(stderr, {
+      intervalMs: 20,
+      programOutput: stdout as unknown as NodeJS.WritableStream,
+    });
+    d.start(steps);
+    expect(stdout.write).toBe(own);
+    d.stop(steps(), { ok: true, count: 29, durationMs: 10 });
+  });
+});
+
+describe('progress of a pipeline in continuous mode', () => {
+  test('has no total: a counter, never n/0', async () => {
+    const stream = new FakeStream(false);
+    const p = new Pipeline([async (n: number) => (await delay(1), n)], {
+      progress: stream as unknown as NodeJS.WritableStream,
+      reportEvery: 5,
+    });
+    p.start();
+    for (const n of range(30)) {
+      p.put(n);
+      if (n % 10 === 9) await delay(10);
+    }
+    await p.stop();
+    const periodic = stream.lines.slice(0, -1);
+    expect(periodic.length).toBeGreaterThan(0);
+    for (const line of periodic) {
+      expect(line).toMatch(/^\[paipa\] [\d,]+ items/);
+      expect(line).not.toMatch(/\/0 /);
+    }
+    expect(stream.lines.at(-1)).toMatch(/^\[paipa\] done: 30 items/);
+  });
+
+  test('takes the total from the total option', async () => {
+    const stream = new FakeStream(false);
+    const p = new Pipeline([async (n: number) => (await delay(1), n)], {
+      progress: stream as unknown as NodeJS.WritableStream,
+      reportEvery: 5,
+      total: 30,
+    });
+    p.start();
+    for (const n of range(30)) p.put(n);
+    await delay(20);
+    await p.stop();
+    expect(stream.lines[0]).toMatch(/^\[paipa\] [\d,]+\/30 /);
+  });
+
+  test('in batch mode the items given before run() are the total', async () => {
+    const stream = new FakeStream(false);
+    const p = new Pipeline([async (n: number) => (await delay(1), n)], {
+      progress: stream as unknown as NodeJS.WritableStream,
+      reportEvery: 5,
+    });
+    p.putAll(range(40));
+    await p.run();
+    expect(stream.lines[0]).toMatch(/^\[paipa\] [\d,]+\/40 /);
+  });
+});

@@ -16,9 +16,16 @@ interface Outcome {
 }
 
 /** Runs `node examples/<file> ...args` from the repo root; kills it after WATCHDOG_MS. */
-function runExample(file: string, args: string[] = []): Promise<Outcome> {
+function runExample(
+  file: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<Outcome> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join('examples', file), ...args], { cwd: root });
+    const child = spawn(process.execPath, [join('examples', file), ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -99,7 +106,7 @@ test('the file ETL demo writes every valid order, in batches of 100, and reports
     const { code, stdout, stderr } = await runExample('file-etl.mjs', [dataPath, output]);
     // the demo shows progress on stderr: plain lines when it is not a terminal, then a summary
     expect(stderr).not.toContain(String.fromCharCode(27));
-    expect(stderr).toMatch(/done: \d+ items in .* validateOrder 2,000→1,976 .* WriteBatches 20→0/);
+    expect(stderr).toMatch(/done: \d+ items in .* validateOrder 2,000→1,976 .* WriteBatches 20→20/);
     expect(code).toBe(0);
     expect(figure(stdout, /rows read:/)).toBe(data.lines);
     expect(figure(stdout, /valid:/)).toBe(valid);
@@ -173,4 +180,14 @@ test('the generator example reports per-step counts and finds the slow step', as
   expect(stdout).toMatch(/onlyEven\s+10000 items/);
   expect(stdout).toMatch(/chunk\(100\)\s+100 items/);
   expect(stdout).toMatch(/slowest step:\s+checksum/);
+});
+
+test('the metrics example serves OpenTelemetry figures at /metrics that match p.stats()', async () => {
+  const { code, stdout, stderr } = await runExample('metrics.mjs', [], { PORT: '0' });
+  expect(stderr).toBe('');
+  expect(code).toBe(0);
+  expect(stdout).toMatch(/metrics at http:\/\/127\.0\.0\.1:\d+\/metrics/);
+  expect(figure(stdout, /events stored:/)).toBe(150);
+  expect(figure(stdout, /parse received:/)).toBe(150);
+  expect(stdout).toMatch(/metrics match stats: yes/);
 });

@@ -3,18 +3,22 @@ import {
   Writable as CoreWritable,
   promises as streamPromises,
 } from 'node:stream';
-import { Pipeline, PaipaError } from '../../src';
+import { Pipeline, PaipaError, SkipEntry } from '../../src';
 import { collect, delay, range, trackedSource } from '../support/helpers';
 
 describe('batch mode: run()', () => {
   test('run() resolves once every item has passed every step, with counts per step', async () => {
-    const p = new Pipeline([[(n: number) => n + 1, 2], (n: number) => (n % 2 ? n : undefined)]);
+    const odd = (n: number) => {
+      if (n % 2) return n;
+      throw new SkipEntry(); // in the last step, returning undefined would count as stored
+    };
+    const p = new Pipeline([[(n: number) => n + 1, 2], odd]);
     p.putAll(range(10));
     const result = await p.run();
     expect(result).toMatchObject({ ok: true, count: 5, metaCount: 0 });
     expect(result.steps.map((s) => [s.name, s.in, s.out])).toEqual([
       ['step0', 10, 10],
-      ['step1', 10, 5],
+      ['odd', 10, 5],
     ]);
     expect(result.durationMs).toBeGreaterThanOrEqual(0);
   });

@@ -24,7 +24,10 @@ describe('function steps', () => {
   });
 
   test('returning undefined or null emits nothing and counts the item as skipped', async () => {
-    const p = new Pipeline([(n: number) => (n % 3 === 0 ? undefined : n % 3 === 1 ? null : n)]);
+    const p = new Pipeline([
+      (n: number) => (n % 3 === 0 ? undefined : n % 3 === 1 ? null : n),
+      (n: number) => n,
+    ]);
     p.putAll(range(9));
     const result = await p.run();
     expect(result.count).toBe(3);
@@ -185,8 +188,8 @@ describe('Step classes', () => {
     p.putAll([1, 2, 3]);
     const result = await p.run();
     expect(stored).toEqual([1, 2, 3]);
-    expect(result.count).toBe(0);
-    expect(result.steps[0]).toMatchObject({ in: 3, skipped: 3 });
+    expect(result.count).toBe(3);
+    expect(result.steps[0]).toMatchObject({ in: 3, out: 0, stored: 3, skipped: 0 });
   });
 });
 

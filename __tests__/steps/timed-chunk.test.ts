@@ -23,9 +23,10 @@ function recorder() {
 }
 
 /** One instance of the step, outside any pipeline, for stream-level checks. */
-function instance(size: number, timeout: number): Duplex {
+function instance(size: number, timeout: number, maxWait?: number): Duplex {
   const ctx: StepContext = { signal: new AbortController().signal, index: 0, name: 'timedChunk' };
-  return timedChunk({ size, timeout }).factory(ctx) as unknown as Duplex;
+  const options = maxWait === undefined ? { size, timeout } : { size, timeout, maxWait };
+  return timedChunk(options).factory(ctx) as unknown as Duplex;
 }
 
 function readAll(stream: Duplex): unknown[] {
@@ -212,5 +213,72 @@ describe('timedChunk options are checked eagerly', () => {
     const call = () => timedChunk(options as never);
     expect(call).toThrow(type);
     expect(call).toThrow(message);
+  });
+});
+
+describe('timedChunk maxWait under a trickle', () => {
+  beforeEach(() => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  /** Writes one item every `everyMs` for `forMs`, collecting what comes out and when. */
+  function trickle(stream: Duplex, everyMs: number, forMs: number) {
+    const out: { at: number; chunk: unknown[] }[] = [];
+    let n = 0;
+    for (let at = 0; at < forMs; at += everyMs) {
+      stream.write(n++);
+      jest.advanceTimersByTime(everyMs);
+      for (const chunk of readAll(stream))
+        out.push({ at: at + everyMs, chunk: chunk as unknown[] });
+    }
+    return out;
+  }
+
+  test('without maxWait a trickle faster than `timeout` keeps one chunk open (kept behaviour)', () => {
+    const stream = instance(100, 500);
+    const out = trickle(stream, 200, 8000); // 5 items a second for 8 s
+    expect(out).toEqual([]);
+    stream.destroy();
+  });
+
+  test('with maxWait a chunk leaves maxWait ms after its first item, however it is fed', () => {
+    const stream = instance(100, 500, 2000);
+    const out = trickle(stream, 200, 8000);
+    expect(out.map((o) => o.at)).toEqual([2000, 4000, 6000, 8000]);
+    expect(out.map((o) => o.chunk.length)).toEqual([10, 10, 10, 10]);
+    expect(out.flatMap((o) => o.chunk)).toEqual(range(40));
+    stream.destroy();
+  });
+
+  test('the idle timeout still fires first when the input pauses', () => {
+    const stream = instance(100, 300, 2000);
+    stream.write('a');
+    jest.advanceTimersByTime(299);
+    expect(readAll(stream)).toEqual([]);
+    jest.advanceTimersByTime(1);
+    expect(readAll(stream)).toEqual([['a']]);
+    jest.advanceTimersByTime(5000);
+    expect(readAll(stream)).toEqual([]);
+    stream.destroy();
+  });
+
+  test('a full chunk resets the maxWait clock for the next one', () => {
+    const stream = instance(3, 10_000, 1000);
+    for (const n of [1, 2, 3, 4]) stream.write(n);
+    expect(readAll(stream)).toEqual([[1, 2, 3]]);
+    jest.advanceTimersByTime(999);
+    expect(readAll(stream)).toEqual([]);
+    jest.advanceTimersByTime(1);
+    expect(readAll(stream)).toEqual([[4]]);
+    stream.destroy();
+  });
+
+  test('maxWait is validated like timeout', () => {
+    expect(() => timedChunk({ size: 1, timeout: 10, maxWait: 0 })).toThrow(RangeError);
+    expect(() => timedChunk({ size: 1, timeout: 10, maxWait: 0 })).toThrow(/options\.maxWait/);
+    expect(() => timedChunk({ size: 1, timeout: 10, maxWait: '5' as never })).toThrow(TypeError);
   });
 });

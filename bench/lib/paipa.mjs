@@ -10,5 +10,8 @@ const distDir = process.env.PAIPA_DIST ?? fileURLToPath(new URL('../../dist/', i
 /** The CommonJS build, as users `require('paipa')` it. */
 export const paipa = require(join(distDir, 'index.js'));
 
+/** The paipa/otel subpath, as users `require('paipa/otel')` it. */
+export const paipaOtel = require(join(distDir, 'otel', 'index.js'));
+
 /** combinePipeline is being added in parallel: contenders using it are skipped until it exists. */
 export const hasCombinePipeline = typeof paipa.combinePipeline === 'function';

@@ -164,6 +164,27 @@ export const contenders = [
     },
   },
   {
+    // The same run with every figure published as OpenTelemetry metrics (issue 15: at most
+    // 1.1x the reference). The reader is a Prometheus exporter that nobody scrapes: what is
+    // measured is recording, not export.
+    name: 'paipa run() + OpenTelemetry reporter',
+    role: 'paipa',
+    load: async () => {
+      const { paipa, paipaOtel } = await import('../lib/paipa.mjs');
+      const { MeterProvider } = await import('@opentelemetry/sdk-metrics');
+      const { PrometheusExporter } = await import('@opentelemetry/exporter-prometheus');
+      const provider = new MeterProvider({
+        readers: [new PrometheusExporter({ preventServerStart: true })],
+      });
+      const reporter = paipaOtel.openTelemetryReporter({ meter: provider.getMeter('bench') });
+      return async (n, tally) => {
+        const p = new paipa.Pipeline([inc, dbl, decInto(tally)], { reporters: [reporter] });
+        p.putIterable(range(n));
+        return { reportedCount: (await p.run()).count };
+      };
+    },
+  },
+  {
     name: 'paipa for await',
     role: 'paipa',
     load: async () => {

@@ -1,5 +1,12 @@
 import { describe, invalidArg } from '../errors/errors';
-import { isAsyncIterable, isSyncIterable, type AnyIterable } from './iter-tools';
+import {
+  isAsyncIterable,
+  isSyncIterable,
+  type AnyIterable,
+  type Chunked,
+  type ChunkStep,
+  type Flattened,
+} from './iter-tools';
 import { PipelineRuntimeDebugger, RunTracker } from './runtime-debugger';
 import { checkKnownKeys, checkPlainObject } from '../util/validate';
 
@@ -70,10 +77,63 @@ type Kind<S, L extends unknown[], E> =
       : AllSync<L> extends true
         ? Iterable<E>
         : AnyIterable<E>;
+// The fallback follows the items through the flattened list, one step at a time, as the
+// runtime does: each step is applied to what the stage before emits (so a generic helper such
+// as `chunk(2)` or `flatten` is instantiated for it), and once a stage is async every later
+// stage is (a sync step's output is lifted). `Mismatch` marks a step that cannot take what it
+// is given: a sync-only step after an async stage, or a wrong element type.
+interface Mismatch {
+  'each step must accept the items of the one before (a step after an async one gets an AsyncIterable)': never;
+}
+// TypeScript does not instantiate a generic function inside a conditional type, so the
+// generic helpers are recognised by their types and applied here.
+type FlattenStep = <S extends AnyIterable<unknown>>(items: S) => Flattened<S>;
+type IdentityStep = <S extends AnyIterable<unknown>>(items: S) => S;
+type Applied<H, In> = [H] extends [ChunkStep]
+  ? Chunked<In>
+  : [H] extends [FlattenStep]
+    ? Flattened<In>
+    : [H] extends [IdentityStep]
+      ? In
+      : AppliedPlain<H, In>;
+type AppliedPlain<H, In> = H extends (items: In) => infer R
+  ? R
+  : H extends { process(items: In): infer R }
+    ? R
+    : In extends Iterable<infer E>
+      ? // A step written for async input also reads a sync one (`for await` takes both).
+        AppliedPlain<H, AsyncIterable<E>>
+      : Mismatch;
+type Lift<In, R> = R extends Mismatch
+  ? Mismatch
+  : In extends AsyncIterable<unknown>
+    ? AsyncIterable<ElementOf<R>>
+    : R extends AsyncIterable<infer E>
+      ? AsyncIterable<E>
+      : R extends Iterable<infer E>
+        ? Iterable<E>
+        : Mismatch;
+type Flow<In, L> = In extends Mismatch
+  ? Mismatch
+  : L extends [infer H, ...infer Rest]
+    ? Flow<Lift<In, Applied<H, In>>, Rest>
+    : In;
+type SourceItems<S> =
+  Items<S> extends AsyncIterable<infer E>
+    ? AsyncIterable<E>
+    : Items<S> extends Iterable<infer E>
+      ? Iterable<E>
+      : AnyIterable<unknown>;
 // A step list whose length is not known statically (not a tuple) says nothing about the result.
 type Combine<S, L extends unknown[]> = number extends L['length']
   ? AnyIterable<unknown>
-  : Kind<S, L, ElementOf<Output<S, L>>>;
+  : SourceItems<S> extends Iterable<unknown> | AsyncIterable<unknown>
+    ? Flow<SourceItems<S>, L> extends infer R
+      ? R extends Mismatch
+        ? Mismatch
+        : R
+      : never
+    : Kind<S, L, ElementOf<Output<S, L>>>;
 // The fallback must not accept what the typed overloads cover: a flat list of one to four
 // functions that failed them has a step whose input does not match the output before it.
 type FlatFunctions<S> = S extends readonly []
@@ -88,6 +148,30 @@ type CoveredByOverloads<S extends readonly unknown[]> = number extends S['length
   : S['length'] extends 1 | 2 | 3 | 4
     ? FlatFunctions<S>
     : false;
+// A sync-only step (its parameter does not take an AsyncIterable) after a step that returns an
+// AsyncIterable would get an async input at runtime, and fail there: the typed async overloads
+// reject it.
+type AcceptsAsync<F> = F extends (items: infer I, ...rest: any[]) => any
+  ? AsyncIterable<any> extends I
+    ? true
+    : false
+  : true;
+type ReturnsAsync<F> = F extends (...args: any[]) => infer R
+  ? [R] extends [AsyncIterable<unknown>]
+    ? true
+    : false
+  : false;
+type SyncAfterAsync<L, Seen extends boolean = false> = L extends readonly [infer H, ...infer Rest]
+  ? Seen extends true
+    ? AcceptsAsync<H> extends true
+      ? SyncAfterAsync<Rest, true>
+      : true
+    : SyncAfterAsync<Rest, ReturnsAsync<H>>
+  : false;
+type AsyncChecked<L, Src> =
+  SyncAfterAsync<L, Items<Src> extends AsyncIterable<unknown> ? true : false> extends true
+    ? StepTypesDoNotMatch
+    : unknown;
 interface StepTypesDoNotMatch {
   'each step must accept the items of the one before': never;
 }
@@ -215,9 +299,12 @@ function assemble(
  * a step or source function that returns something not iterable, or an unknown option. An
  * error thrown while iterating propagates from the result as the very same object.
  *
- * Types: for a flat list of up to four function steps the element type follows the steps and
- * mismatched steps are compile errors. Longer or nested lists and `process` objects are typed
- * from each step's declared return type, without checking one step against the next.
+ * Types: the element type and the kind (sync `Iterable` or `AsyncIterable`) follow the items
+ * through the steps, nested lists, `chunk`, `flatten` and `identityStep` included, so an
+ * all-sync list of any length gives a sync iterable. A step that cannot take what the step
+ * before emits is a compile error, and so is a sync-only step (its parameter an `Iterable`)
+ * after an async one, which would fail at run time. For a flat list of up to four function
+ * steps, untyped parameters are typed from the step before.
  *
  * @example
  * const evens = combinePipeline(range(100), [function* (xs: Iterable<number>) {
@@ -249,24 +336,54 @@ export function combinePipeline<T, A, B, C, D, P extends unknown[] = never>(
   steps: [SyncStep<T, A>, SyncStep<A, B>, SyncStep<B, C>, SyncStep<C, D>],
   options?: CombineOptions,
 ): Result<P, Iterable<D>>;
-export function combinePipeline<T, A, P extends unknown[] = never>(
-  source: Source<AnyIterable<T>, P>,
-  steps: [AnyStep<T, A>],
+export function combinePipeline<
+  T,
+  A,
+  const L extends readonly unknown[],
+  Src,
+  P extends unknown[] = never,
+>(
+  source: Source<AnyIterable<T>, P> & Src,
+  steps: [AnyStep<T, A>] & L & AsyncChecked<L, Src>,
   options?: CombineOptions,
 ): Result<P, AsyncIterable<A>>;
-export function combinePipeline<T, A, B, P extends unknown[] = never>(
-  source: Source<AnyIterable<T>, P>,
-  steps: [AnyStep<T, A>, AnyStep<A, B>],
+export function combinePipeline<
+  T,
+  A,
+  B,
+  const L extends readonly unknown[],
+  Src,
+  P extends unknown[] = never,
+>(
+  source: Source<AnyIterable<T>, P> & Src,
+  steps: [AnyStep<T, A>, AnyStep<A, B>] & L & AsyncChecked<L, Src>,
   options?: CombineOptions,
 ): Result<P, AsyncIterable<B>>;
-export function combinePipeline<T, A, B, C, P extends unknown[] = never>(
-  source: Source<AnyIterable<T>, P>,
-  steps: [AnyStep<T, A>, AnyStep<A, B>, AnyStep<B, C>],
+export function combinePipeline<
+  T,
+  A,
+  B,
+  C,
+  const L extends readonly unknown[],
+  Src,
+  P extends unknown[] = never,
+>(
+  source: Source<AnyIterable<T>, P> & Src,
+  steps: [AnyStep<T, A>, AnyStep<A, B>, AnyStep<B, C>] & L & AsyncChecked<L, Src>,
   options?: CombineOptions,
 ): Result<P, AsyncIterable<C>>;
-export function combinePipeline<T, A, B, C, D, P extends unknown[] = never>(
-  source: Source<AnyIterable<T>, P>,
-  steps: [AnyStep<T, A>, AnyStep<A, B>, AnyStep<B, C>, AnyStep<C, D>],
+export function combinePipeline<
+  T,
+  A,
+  B,
+  C,
+  D,
+  const L extends readonly unknown[],
+  Src,
+  P extends unknown[] = never,
+>(
+  source: Source<AnyIterable<T>, P> & Src,
+  steps: [AnyStep<T, A>, AnyStep<A, B>, AnyStep<B, C>, AnyStep<C, D>] & L & AsyncChecked<L, Src>,
   options?: CombineOptions,
 ): Result<P, AsyncIterable<D>>;
 export function combinePipeline<
@@ -274,7 +391,12 @@ export function combinePipeline<
   const Steps extends GeneratorSteps,
 >(
   source: S,
-  steps: Steps & (CoveredByOverloads<Steps> extends true ? StepTypesDoNotMatch : unknown),
+  steps: Steps &
+    (CoveredByOverloads<Steps> extends true
+      ? StepTypesDoNotMatch
+      : [Combine<S, Flat<Steps>>] extends [Mismatch]
+        ? StepTypesDoNotMatch
+        : unknown),
   options?: CombineOptions,
 ): Combined<S, Steps>;
 export function combinePipeline(

@@ -49,6 +49,23 @@ export type Chunked<S> =
 export type ChunkStep = <S extends AnyIterable<unknown>>(items: S) => Chunked<S>;
 
 /**
+ * The step `chunk<T>(size)` returns: fixed to items of `T`, so it can be typed where no input
+ * tells the compiler what the items are (`iterStep(chunk<Row>(500))`). The async signature
+ * comes last: a function type is matched against its last signature, and a worker pipeline's
+ * iterator steps receive an `AsyncIterable`.
+ */
+export interface ChunkOf<T> {
+  (items: Iterable<T>): IterableIterator<T[]>;
+  (items: AsyncIterable<T>): AsyncIterableIterator<T[]>;
+}
+
+/** `flatten` fixed to items of `T` (see `flatten.of`). */
+export interface FlattenOf<T> {
+  (items: Iterable<T>): IterableIterator<FlatItem<T>>;
+  (items: AsyncIterable<T>): AsyncIterableIterator<FlatItem<T>>;
+}
+
+/**
  * Groups items into arrays of `size`; the last array holds what is left (never empty).
  * Arrays are fresh objects, never reused.
  *
@@ -60,6 +77,9 @@ export type ChunkStep = <S extends AnyIterable<unknown>>(items: S) => Chunked<S>
  * [...chunk(3)([1, 2, 3, 4, 5, 6, 7, 8])]; // [[1, 2, 3], [4, 5, 6], [7, 8]]
  * new Pipeline([[iterStep(chunk(100)), 1], [storeBatch, 4]]);
  */
+export function chunk(size: number): ChunkStep;
+/** With a type argument: the step takes items of `T` and emits `T[]` (see `ChunkOf`). */
+export function chunk<T>(size: number): ChunkOf<T>;
 export function chunk(size: number): ChunkStep {
   checkInteger('chunk(size)', size, 1);
   const step = (items: unknown): unknown => {
@@ -133,11 +153,24 @@ function isAtomic(item: unknown): boolean {
  * [...flatten([[1, 2], [3], 4, 'ab'])]; // [1, 2, 3, 4, 'ab']
  * combinePipeline(files, [readLines, chunk(500), store, flatten]);
  */
-export const flatten = function flatten(items: unknown): unknown {
-  if (isAsyncIterable(items)) return flattenAsync(items);
-  checkIterable('flatten(items)', items);
-  return flattenSync(items as Iterable<unknown>);
-} as <S extends AnyIterable<unknown>>(items: S) => Flattened<S>;
+export const flatten = Object.assign(
+  function flatten(items: unknown): unknown {
+    if (isAsyncIterable(items)) return flattenAsync(items);
+    checkIterable('flatten(items)', items);
+    return flattenSync(items as Iterable<unknown>);
+  },
+  {
+    /**
+     * `flatten` itself, typed for items of `T`, for where no input tells the compiler what the
+     * items are: `iterStep(flatten.of<Row[]>())` takes `Row[]` and emits `Row`.
+     */
+    of<T>(): FlattenOf<T> {
+      return flatten as unknown as FlattenOf<T>;
+    },
+  },
+) as (<S extends AnyIterable<unknown>>(items: S) => Flattened<S>) & {
+  of<T>(): FlattenOf<T>;
+};
 
 function* flattenSync(items: Iterable<unknown>): IterableIterator<unknown> {
   let index = 0;

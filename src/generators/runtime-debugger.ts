@@ -31,8 +31,9 @@ export interface RuntimeDebuggerOptions {
  * steps read their input only while being iterated, as generators do; a step that reads
  * ahead in the background gets its upstream's time too, and negative times are clamped at 0.
  * CPU and heap figures are process-wide, so other work running meanwhile counts too.
- * Measuring costs a few microseconds per item and stage (mostly `process.cpuUsage()`), so
- * attach a debugger to find bottlenecks rather than to every production run.
+ * The first 1024 pulls of the pipeline's output are measured, then one in 64, whose figures
+ * count 64 times: counts stay exact; times, CPU and heap are estimates past that (unbiased,
+ * closer the longer the run), and measuring costs little on long runs.
  *
  * A sync pipeline blocks the event loop, so its periodic reports come from the next item
  * pulled after the interval has elapsed rather than from the timer.
@@ -61,20 +62,26 @@ export class PipelineRuntimeDebugger {
   }
 }
 
-/** CPU time, wall time and heap at one instant. */
+/**
+ * Wall time, CPU time and heap at one instant. Reading CPU time and heap costs a few
+ * microseconds, far more than a cheap step, so two things keep the figures true:
+ * - Not every pull is measured: the first EXACT_PULLS pulls of the pipeline's output are, then
+ *   one in SAMPLE_EVERY, whose figures count SAMPLE_EVERY times (`weight`). Pulls in between
+ *   only count items.
+ * - The time spent taking marks is kept (`overheadMs`, the running total when the mark was
+ *   taken) and taken out of every window it falls in, so a stage is not charged for the
+ *   measuring of the stages it pulls from.
+ */
 interface Mark {
   ms: number;
   cpu: NodeJS.CpuUsage;
   heap: number;
+  weight: number;
+  overheadMs: number;
 }
 
-function mark(): Mark {
-  return {
-    ms: performance.now(),
-    cpu: process.cpuUsage(),
-    heap: getHeapStatistics().used_heap_size,
-  };
-}
+const SAMPLE_EVERY = 64;
+const EXACT_PULLS = 1024;
 
 type Figure = 'ms' | 'user' | 'system' | 'heap';
 
@@ -85,10 +92,11 @@ class Figures {
   heap = 0;
 
   addSince(start: Mark, end: Mark): void {
-    this.ms += end.ms - start.ms;
-    this.user += end.cpu.user - start.cpu.user;
-    this.system += end.cpu.system - start.cpu.system;
-    this.heap += end.heap - start.heap;
+    const weight = start.weight;
+    this.ms += (end.ms - start.ms - (end.overheadMs - start.overheadMs)) * weight;
+    this.user += (end.cpu.user - start.cpu.user) * weight;
+    this.system += (end.cpu.system - start.cpu.system) * weight;
+    this.heap += (end.heap - start.heap) * weight;
   }
 }
 
@@ -109,6 +117,11 @@ type Method = 'next' | 'return';
 /** Called before each call; the function it returns is called once the call has settled. */
 type Observe = (method: Method) => (outcome: Outcome) => void;
 type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
+/** A tap's fast path: when `skip()` says so, a `next` call is only counted, not measured. */
+interface Quiet {
+  skip(): boolean;
+  counted(result: IteratorResult<unknown>): void;
+}
 
 /**
  * Calls `next`/`return` of an iterator and tells `observe` how each call went: at once for a
@@ -117,13 +130,28 @@ type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
 abstract class Tap {
   readonly #inner: AnyIterator;
   readonly #observe: Observe;
+  readonly #quiet: Quiet | undefined;
 
-  constructor(inner: AnyIterator, observe: Observe) {
+  constructor(inner: AnyIterator, observe: Observe, quiet?: Quiet) {
     this.#inner = inner;
     this.#observe = observe;
+    this.#quiet = quiet;
   }
 
   next(): unknown {
+    const quiet = this.#quiet;
+    if (quiet !== undefined && quiet.skip()) {
+      // Not measured: only counted, with as little as possible between the caller and the step.
+      const result = this.#inner.next();
+      if (typeof (result as PromiseLike<unknown>).then !== 'function') {
+        quiet.counted(result as IteratorResult<unknown>);
+        return result;
+      }
+      return (result as Promise<IteratorResult<unknown>>).then((value) => {
+        quiet.counted(value);
+        return value;
+      });
+    }
     return this.#call('next', () => this.#inner.next());
   }
 
@@ -185,10 +213,11 @@ function tap(
   items: Iterable<unknown> | AsyncIterable<unknown>,
   async: boolean,
   observe: Observe,
+  quiet?: Quiet,
 ): Tap {
   return async
-    ? new AsyncTap((items as AsyncIterable<unknown>)[Symbol.asyncIterator](), observe)
-    : new SyncTap((items as Iterable<unknown>)[Symbol.iterator](), observe);
+    ? new AsyncTap((items as AsyncIterable<unknown>)[Symbol.asyncIterator](), observe, quiet)
+    : new SyncTap((items as Iterable<unknown>)[Symbol.iterator](), observe, quiet);
 }
 
 /** Measures one run of a combined pipeline and reports on it. Used by `combinePipeline`. */
@@ -199,20 +228,50 @@ export class RunTracker {
   #startedAt: number | undefined;
   #lastShownAt = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** Pulls of the pipeline's output so far. */
+  #pulls = 0;
+  /** Whether the current pull of the output is measured (see `watch`). */
+  #measuring = true;
+  #weight = 1;
+  readonly #quiet: Quiet;
+
+  /** Time spent taking marks so far, in ms. */
+  #overheadMs = 0;
+
+  /** Opens a window: the costly reads come first, the clock last, so they fall outside it. */
+  #mark(): Mark {
+    const t0 = performance.now();
+    const cpu = process.cpuUsage();
+    const heap = getHeapStatistics().used_heap_size;
+    const ms = performance.now();
+    this.#overheadMs += ms - t0;
+    return { ms, cpu, heap, weight: this.#weight, overheadMs: this.#overheadMs };
+  }
+
+  /** Closes a window: the clock first, then the costly reads, which again fall outside it. */
+  #endMark(start: Mark): Mark {
+    const ms = performance.now();
+    const overheadMs = this.#overheadMs;
+    const cpu = process.cpuUsage();
+    const heap = getHeapStatistics().used_heap_size;
+    this.#overheadMs += performance.now() - ms;
+    return { ms, cpu, heap, weight: start.weight, overheadMs };
+  }
 
   /** `names[0]` is the source, then one name per step. */
   constructor(debug: PipelineRuntimeDebugger, names: readonly string[]) {
     this.#debugger = debug;
     this.#meters = names.map((name) => new StageMeter(name));
+    this.#quiet = { skip: () => !this.#measuring, counted: () => {} };
   }
 
   /** Runs `fn` (the source factory or a step call) and counts its time for `stage`. */
   measure<R>(stage: number, fn: () => R): R {
-    const start = mark();
+    const start = this.#mark();
     try {
       return fn();
     } finally {
-      this.#meters[stage].total.addSince(start, mark());
+      this.#meters[stage].total.addSince(start, this.#endMark(start));
     }
   }
 
@@ -223,21 +282,43 @@ export class RunTracker {
     async: boolean,
   ): T {
     const meter = this.#meters[stage];
-    return tap(items, async, (method) => {
-      const start = mark();
-      return (outcome) => {
-        const end = mark();
-        meter.total.addSince(start, end);
-        meter.pulled.addSince(start, end);
-        if (method === 'next' && outcome.ok && !outcome.result.done) meter.count++;
-      };
-    }) as unknown as T;
+    const quiet: Quiet = {
+      skip: this.#quiet.skip,
+      counted: (result) => {
+        if (!result.done) meter.count++;
+      },
+    };
+    return tap(
+      items,
+      async,
+      (method) => {
+        const start = this.#mark();
+        return (outcome) => {
+          const end = this.#endMark(start);
+          meter.total.addSince(start, end);
+          meter.pulled.addSince(start, end);
+          if (method === 'next' && outcome.ok && !outcome.result.done) meter.count++;
+        };
+      },
+      quiet,
+    ) as unknown as T;
   }
 
   /** Wraps the pipeline's output: starts the run on the first pull, ends it on the last. */
   watch<T extends Iterable<unknown> | AsyncIterable<unknown>>(items: T, async: boolean): T {
     return tap(items, async, (method) => {
-      if (method === 'next') this.#begin();
+      if (method === 'next') {
+        this.#begin();
+        // Each pull of the output pulls every stage; measuring one pull in SAMPLE_EVERY (after
+        // the first EXACT_PULLS), counted SAMPLE_EVERY times, keeps the figures unbiased and
+        // the cost low. A `return()` is always measured.
+        const n = ++this.#pulls;
+        this.#measuring = n <= EXACT_PULLS || n % SAMPLE_EVERY === 0;
+        this.#weight = n <= EXACT_PULLS ? 1 : SAMPLE_EVERY;
+      } else {
+        this.#measuring = true;
+        this.#weight = 1;
+      }
       return (outcome) => {
         if (method === 'return' || !outcome.ok || outcome.result.done) {
           this.#end();

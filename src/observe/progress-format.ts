@@ -34,17 +34,22 @@ export function itemsDone(steps: readonly StepStats[]): number {
   return first ? Math.max(0, first.in - first.busy) : 0;
 }
 
-/** `12,000/50,000 (24%)`, or `12,000 items` when the total is not known. */
+/**
+ * `12,000/50,000 (24%)`, or `12,000 items` when the total is not known (continuous mode: a
+ * total taken before the input is all given would read `22,187/0 (100%)`).
+ */
 export function formatHeadline(done: number, total: number | undefined): string {
   if (total === undefined) return `${formatCount(done)} items`;
   const percent = total > 0 ? Math.min(100, Math.floor((done * 100) / total)) : 100;
   return `${formatCount(done)}/${formatCount(total)} (${percent}%)`;
 }
 
-/** `12,010 in, 12,000 out` plus failures and retries when there are any. */
+/** `12,010 in, 12,000 out` plus stored items, failures and retries when there are any. */
 function formatFigures(step: StepStats): string {
   let text = `${formatCount(step.in)} in, ${formatCount(step.out)} out`;
+  if (step.stored > 0) text += `, ${formatCount(step.stored)} stored`;
   if (step.failed > 0) text += `, ${formatCount(step.failed)} failed`;
+  if (step.abandoned > 0) text += `, ${formatCount(step.abandoned)} abandoned`;
   if (step.retried > 0) text += `, ${formatCount(step.retried)} retried`;
   return text;
 }
@@ -60,24 +65,35 @@ export function formatStepDetail(step: StepStats): string {
   return (
     `${step.name}${width} | ${formatFigures(step)} | ` +
     `${formatCount(step.busy)} busy, ${formatCount(step.queued)} queued | ` +
-    `${formatCount(step.throughput)}/s`
+    `${formatCount(step.recentThroughput)}/s`
   );
 }
 
 /** Every step on one line, `in→out`, for pipelines too long for a line per step. */
 export function formatCompact(steps: readonly StepStats[]): string {
-  return steps.map((s) => `${s.name} ${formatCount(s.in)}→${formatCount(s.out)}`).join(' › ');
+  return steps
+    .map((s) => `${s.name} ${formatCount(s.in)}→${formatCount(s.out + s.stored)}`)
+    .join(' › ');
 }
 
-/** A periodic line for logs: `[paipa] 12,000/50,000 (24%) 3,950 items/s | parse ...`. */
+/** `, 120 waiting for input`: the input queue, when there is one. */
+export function formatInputQueue(inputQueued: number): string {
+  return inputQueued > 0 ? `, ${formatCount(inputQueued)} waiting` : '';
+}
+
+/**
+ * A periodic line for logs: `[paipa] 12,000/50,000 (24%) 3,950 items/s | parse ...`. The rate
+ * is the recent one (about the last 10 s), which stays meaningful in a long-running pipeline.
+ */
 export function formatProgressLine(
   title: string,
   steps: readonly StepStats[],
   total: number | undefined,
-  elapsedMs: number,
+  itemsPerSecond: number,
+  inputQueued = 0,
 ): string {
   const done = itemsDone(steps);
-  const head = `[${title}] ${formatHeadline(done, total)} ${formatCount(rate(done, elapsedMs))} items/s`;
+  const head = `[${title}] ${formatHeadline(done, total)}${formatInputQueue(inputQueued)} ${formatCount(itemsPerSecond)} items/s`;
   return [head, ...steps.map(formatStep)].join(' | ');
 }
 

@@ -1,4 +1,12 @@
-import { publishReport, type Report, type Reporter, type ReportRow } from './reporters';
+import {
+  attachReporters,
+  publishReport,
+  type LiveRun,
+  type Report,
+  type Reporter,
+  type ReportRow,
+} from './reporters';
+import type { StepCounters } from './step-counters';
 import type { StepStats } from '../types';
 
 /** How a run ended, for the final report and the progress summary. */
@@ -11,7 +19,15 @@ export interface RunOutcome {
 
 /** Something that watches a run: started with a reader of the live figures, stopped once. */
 export interface RunObserver {
-  start(read: () => StepStats[]): void;
+  /**
+   * `readInput` gives the input queue (items given to the pipeline, not yet in the first step);
+   * `counters` the steps' live counters, for observers that listen to call durations.
+   */
+  start(
+    read: () => StepStats[],
+    readInput?: () => number,
+    counters?: () => readonly StepCounters[],
+  ): void;
   stop(final: StepStats[], outcome: RunOutcome): void;
 }
 
@@ -23,14 +39,32 @@ export interface RunObserver {
 export class ReportingObserver implements RunObserver {
   #timer: NodeJS.Timeout | undefined;
   #startedAt = 0;
+  #readInput: () => number = () => 0;
 
   constructor(
     private readonly reporters: readonly Reporter[],
     private readonly intervalMs: number,
   ) {}
 
-  start(read: () => StepStats[]): void {
+  #detach: (() => void)[] = [];
+
+  start(
+    read: () => StepStats[],
+    readInput?: () => number,
+    counters?: () => readonly StepCounters[],
+  ): void {
     this.#startedAt = performance.now();
+    if (readInput) this.#readInput = readInput;
+    const run: LiveRun = {
+      stats: read,
+      inputQueued: this.#readInput,
+      onCallDuration: (listener) => {
+        (counters?.() ?? []).forEach((c, i) => {
+          c.onCallTimed = (ms) => listener(i, ms);
+        });
+      },
+    };
+    this.#detach = attachReporters(this.reporters, run);
     this.#timer = setInterval(() => this.#publish(read(), false), this.intervalMs);
     this.#timer.unref();
   }
@@ -39,6 +73,15 @@ export class ReportingObserver implements RunObserver {
     clearInterval(this.#timer);
     this.#timer = undefined;
     this.#publish(final, true);
+    const detach = this.#detach;
+    this.#detach = [];
+    for (const undo of detach) {
+      try {
+        undo();
+      } catch {
+        // a reporter's cleanup must not fail the run that has just ended
+      }
+    }
   }
 
   #publish(steps: StepStats[], final: boolean): void {
@@ -47,6 +90,7 @@ export class ReportingObserver implements RunObserver {
       final,
       elapsedMs: Math.round(performance.now() - this.#startedAt),
       steps: steps as unknown as ReportRow[],
+      inputQueued: this.#readInput(),
     };
     publishReport(this.reporters, report);
   }
@@ -57,8 +101,12 @@ export class RunObservers {
   #stopped = false;
   constructor(private readonly observers: readonly RunObserver[]) {}
 
-  start(read: () => StepStats[]): void {
-    for (const o of this.observers) o.start(read);
+  start(
+    read: () => StepStats[],
+    readInput?: () => number,
+    counters?: () => readonly StepCounters[],
+  ): void {
+    for (const o of this.observers) o.start(read, readInput, counters);
   }
 
   stop(final: StepStats[], outcome: RunOutcome): void {

@@ -391,6 +391,16 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     if (this.#mode === 'start' && this.#state === 'running') await this.stop();
   }
 
+  /**
+   * Items given to the pipeline (put, putAll, or pulled from a putIterable source) and not yet
+   * taken by the first step: the input queue, which `stats()` rows do not show. Always 0 in
+   * stream() mode, where the stream's own buffers hold the input.
+   */
+  get inputQueued(): number {
+    const source = this.#source;
+    return source === null ? 0 : source.queued + source.readableLength;
+  }
+
   /** Figures per step, readable at any time (zeros before the pipeline starts). */
   stats(): StepStats[] {
     if (this.#stages.length > 0) return stageCounters(this.#stages).map((c) => c.snapshot());
@@ -453,6 +463,7 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
       tracker.begin();
     }
     this.#stages = buildStages(this.#plans, { onItemError: this.#options.onItemError, tracker });
+    markSink(this.#stages);
     this.#begin();
     // One of Node's own object-mode Duplexes (see join-stages.ts), so the type is what it is.
     duplex = joinStages(this.#stages, tally, { ...this.#options, tracker }, (err) => {
@@ -525,7 +536,11 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     this.#state = 'running';
     this.#startedAt = performance.now();
     this.#observers = this.#makeObservers();
-    this.#observers.start(() => this.stats());
+    this.#observers.start(
+      () => this.stats(),
+      () => this.inputQueued,
+      () => stageCounters(this.#stages),
+    );
   }
 
   #makeObservers(): RunObservers {
@@ -538,12 +553,23 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
       observers.push(
         new ProgressDisplay({
           stream: progress === true ? process.stderr : progress,
-          total: total ?? (this.#source?.hasLazyInput ? undefined : this.#source?.given),
+          total: total ?? this.#knownTotal(),
           intervalMs: reportEvery ?? 1000,
         }),
       );
     }
     return new RunObservers(observers);
+  }
+
+  /**
+   * The number of items the run will see, when it is known before it begins: the input was
+   * all given (put/putAll, then ended) and no lazy source is attached. In continuous mode the
+   * input is still open at start(), so there is no total unless the `total` option gives one.
+   */
+  #knownTotal(): number | undefined {
+    const source = this.#source;
+    if (source === null || source.hasLazyInput || this.#inputClosedBy === null) return undefined;
+    return source.given;
   }
 
   /**
@@ -579,6 +605,7 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
       batchedInput: this.#sourceBatch > 1,
       tracker,
     });
+    markSink(this.#stages);
     this.#begin();
     const signal = this.#options.signal;
     // The sink takes the last stage's outputs directly (see OutputSink): no stream after it.
@@ -683,8 +710,10 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     if (this.#state !== 'running') return undefined;
     const failed = !!err && !(this.#cancelled && isPrematureClose(err));
     const durationMs = performance.now() - this.#startedAt;
-    const count = this.#tally?.count ?? 0;
     const steps = this.stats();
+    // Items stored by a sink step count as handled, as in paipa's `pipeline.count`.
+    const count = (this.#tally?.count ?? 0) + (steps.at(-1)?.stored ?? 0);
+    const inputQueued = this.inputQueued;
     this.#state = failed ? 'failed' : 'ended';
     // Observers count what was taken from the input (a sink step emits nothing).
     this.#observers?.stop(steps, {
@@ -701,7 +730,14 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
       }
       return undefined;
     }
-    return { ok: true, count, metaCount: this.#tally?.metaCount ?? 0, durationMs, steps };
+    return {
+      ok: true,
+      count,
+      metaCount: this.#tally?.metaCount ?? 0,
+      durationMs,
+      steps,
+      inputQueued,
+    };
   }
 }
 
@@ -739,4 +775,10 @@ function iterationDelivery(tracker: AckTracker) {
     },
     end: () => tracker.finish(),
   };
+}
+
+/** The last step is the sink: an item it emits nothing for was stored there, not skipped. */
+function markSink(stages: readonly Stage[]): void {
+  const counters = stageCounters(stages);
+  if (counters.length > 0) counters[counters.length - 1].sink = true;
 }

@@ -421,12 +421,19 @@ export class StepRunner {
     );
   }
 
-  #done(instance: Instance, slot: Slot | null, value: unknown, job: Job | null): void {
+  #done(
+    instance: Instance,
+    slot: Slot | null,
+    value: unknown,
+    job: Job | null,
+    skip = false,
+  ): void {
     if (this.#host.stopped) return;
     const counters = this.counters;
     counters.busy--;
-    if (value === undefined || value === null) counters.skipped++;
-    else counters.out++;
+    if (value !== undefined && value !== null) counters.out++;
+    else if (counters.sink && !skip) counters.stored++;
+    else counters.skipped++;
     if (job !== null) this.#ended(job);
     if (slot === null && this.plan.concurrency > 1) {
       // Unordered with several instances: the instance takes its next item before this result
@@ -460,7 +467,7 @@ export class StepRunner {
   ): void {
     if (this.#host.stopped) return;
     if (isSkip(err)) {
-      this.#done(instance, slot, undefined, job);
+      this.#done(instance, slot, undefined, job, true);
       return;
     }
     if (this.#budget !== null && instance.step !== undefined) {
@@ -490,7 +497,7 @@ export class StepRunner {
     annotateError(err, { step: plan.name, instance: instance.ctx.index });
     const onItemError = this.#host.onItemError;
     if (!onItemError) {
-      this.#host.fail(toError(err));
+      this.#failRun(err);
       return;
     }
     // Dead letter: the handler takes the item and the step goes on; a throwing handler fails it.
@@ -525,7 +532,7 @@ export class StepRunner {
     try {
       delay = retryDelayFor(this.plan, attempt);
     } catch (delayErr) {
-      this.#host.fail(toError(delayErr));
+      this.#failRun(delayErr);
       return;
     }
     const retry: Job = job ?? {
@@ -565,7 +572,7 @@ export class StepRunner {
   #restart(instance: Instance, err: unknown, then: () => void): void {
     const index = instance.ctx.index;
     if (!this.#budget!.spend(performance.now())) {
-      this.#host.fail(toError(annotateError(err, { step: this.plan.name, instance: index })));
+      this.#failRun(annotateError(err, { step: this.plan.name, instance: index }));
       return;
     }
     this.counters.restarts++;
@@ -592,6 +599,13 @@ export class StepRunner {
         this.#host.fail(toError(hookErr));
       },
     );
+  }
+
+  /** The item's failure fails the run: it is counted as failed, so the figures balance. */
+  #failRun(err: unknown): void {
+    this.counters.failed++;
+    this.counters.busy--;
+    this.#host.fail(toError(err));
   }
 
   #handleMeta(instance: Instance, meta: MetaEntry, slot: Slot | null): void {
@@ -695,6 +709,11 @@ export class StepRunner {
 
   /** Cancels retry timers and runs each shutdown hook exactly once (initialized instances only). */
   async shutDown(): Promise<void> {
+    // Items still inside at teardown never finish (late results are dropped): count them, with
+    // the items waiting for their turn behind keyBy or rateLimit.
+    let waiting = 0;
+    for (const job of this.#parked) if (!job.started && !isMeta(job.item)) waiting++;
+    this.counters.abandoned += this.counters.busy + waiting;
     this.counters.busy = 0;
     if (!this.counters.endedAt) this.counters.endedAt = performance.now();
     for (const timer of this.#timers) clearTimeout(timer);
