@@ -162,6 +162,18 @@ export class Source extends Readable {
     return this.#queue.length - this.#head;
   }
 
+  /** Items pushed and not yet read from the readable buffer (a `Batch` counts its items). */
+  get buffered(): number {
+    if (this.#batchLength === 1) return this.readableLength;
+    // readable-stream's buffer is a linked list of { data, next } (see unlinked-buffer.ts).
+    type Node = { data: unknown; next: Node | null } | null;
+    let node = (this as unknown as { _readableState: { buffer: { head: Node } } })._readableState
+      .buffer.head;
+    let items = 0;
+    for (; node; node = node.next) items += node.data instanceof Batch ? node.data.items.length : 1;
+    return items;
+  }
+
   override _read(): void {
     this.#wanted = true;
     this.#flush();
