@@ -1,5 +1,6 @@
 import { Readable } from 'readable-stream';
 import { annotateError, describe, invalidArg } from '../errors/errors';
+import { unlinkReadableBuffer } from '../util/unlinked-buffer';
 import { MetaEntry } from './meta';
 import { isThenable, toError } from '../util/thenable';
 
@@ -31,6 +32,7 @@ export class Source extends Readable {
 
   constructor(highWaterMark: number) {
     super({ objectMode: true, highWaterMark });
+    unlinkReadableBuffer(this);
   }
 
   /** Queues an item; returns false when the pipeline has no room right now (advisory). */

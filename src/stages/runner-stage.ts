@@ -3,6 +3,7 @@ import { AbortError, unlimitedController } from '../errors/errors';
 import type { StepPlan } from '../steps/normalize-steps';
 import { StepRunner, type RunnerHost } from './step-runner';
 import type { ItemErrorHandler } from '../types';
+import { unlinkReadableBuffer } from '../util/unlinked-buffer';
 
 /** What a stage needs from its pipeline besides its own plans. */
 export interface StageHooks {
@@ -57,6 +58,7 @@ export class RunnerStage extends Duplex {
       writableHighWaterMark: first.highWaterMark,
       readableHighWaterMark: last.highWaterMark,
     });
+    unlinkReadableBuffer(this);
     this.runners = plans.map((plan) => new StepRunner(plan));
     this.#queues = plans.slice(1).map(() => []);
     this.runners.forEach((runner, i) => {
