@@ -308,11 +308,8 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     this.#stages = buildStages(this.#plans, { onItemError: this.#options.onItemError });
     markSink(this.#stages);
     this.#begin();
-    // Typed as Node's Duplex: that is the type existing stream code expects (the object is a
-    // readable-stream Duplex, which implements the same interface).
-    return joinStages(this.#stages, tally, this.#options, (err) =>
-      this.#settle(err),
-    ) as unknown as Duplex;
+    // One of Node's own object-mode Duplexes (see join-stages.ts), so the type is what it is.
+    return joinStages(this.#stages, tally, this.#options, (err) => this.#settle(err));
   }
 
   #input(method: string): Source {
