@@ -2,8 +2,8 @@ import { Duplex, finished, type Stream } from 'node:stream';
 import type { Duplex as StageDuplex } from 'readable-stream';
 import { AbortError } from '../errors/errors';
 import { FirstError } from '../errors/first-error';
-import type { OutputTally } from './sinks';
-import { isThenable, toError } from '../util/thenable';
+import { OutputSink, type OutputTally } from './sinks';
+import { toError } from '../util/thenable';
 import { whenClosed } from '../util/when-closed';
 
 type Callback = (err?: Error | null) => void;
@@ -11,6 +11,29 @@ type Callback = (err?: Error | null) => void;
 /** A stage torn down before its data ended, with no error of its own. */
 function prematureClose(): Error {
   return Object.assign(new Error('premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+}
+
+/** The joined Duplex's end of the last stage: outputs are pushed on its readable side. */
+class DuplexSink extends OutputSink {
+  constructor(
+    tally: OutputTally,
+    private readonly duplex: Duplex,
+  ) {
+    super(tally);
+  }
+
+  protected accept(chunk: unknown): boolean {
+    return this.duplex.push(chunk);
+  }
+
+  protected override fail(err: unknown): void {
+    this.duplex.destroy(toError(err));
+  }
+
+  /** The Duplex's readable side wants more. */
+  more(): void {
+    this.wantMore();
+  }
 }
 
 /**
@@ -24,9 +47,10 @@ function prematureClose(): Error {
  * steps) and were not Node Duplexes (no `readableObjectMode`, `toArray`, `compose`...).
  *
  * Per item: `_write` writes to the first stage (acknowledged at once while it has room, else
- * at its 'drain'); the last stage's 'data' is counted (meta entries go to `onMeta` and are
- * taken out) and pushed. When our readable buffer is full the last stage is paused, which
- * backs up through the stages to our writable side: the usual stream backpressure.
+ * at its 'drain'); the last stage's outputs come straight from its `push()` (an `OutputSink`:
+ * counted, meta entries taken out to `onMeta`) and are pushed here. When our readable buffer
+ * is full the last stage is blocked until our `_read`, which backs up through the stages to
+ * our writable side: the usual stream backpressure.
  *
  * Settling is as in `run()`: the readable side ends, and 'close' (with 'error', if any) is
  * emitted, only once every stage has closed, i.e. after every shutdown hook ran; the first
@@ -37,11 +61,9 @@ export class JoinedStages extends Duplex {
   readonly #stages: readonly StageDuplex[];
   readonly #first: StageDuplex;
   readonly #last: StageDuplex;
-  readonly #tally: OutputTally;
+  readonly #sink: DuplexSink;
   readonly #errors = new FirstError();
   #heldWrite: Callback | null = null;
-  /** A meta entry's onMeta is settling: outputs wait behind it. */
-  #metaPending = false;
   #ending = false;
   #settled = false;
   readonly #settle: (err: Error | null | undefined) => void;
@@ -56,7 +78,6 @@ export class JoinedStages extends Duplex {
     this.#stages = stages;
     this.#first = stages[0];
     this.#last = stages[stages.length - 1];
-    this.#tally = tally;
     const inner = stages as unknown as Stream[];
     this.#errors.watch([this, ...inner]);
 
@@ -78,7 +99,8 @@ export class JoinedStages extends Duplex {
       this.#heldWrite = null;
       held?.();
     });
-    this.#last.on('data', (chunk: unknown) => this.#deliver(chunk));
+    this.#sink = new DuplexSink(tally, this);
+    this.#sink.attach(this.#last);
     this.#last.once('end', () => this.#lastEnded());
 
     const { signal } = options;
@@ -108,32 +130,7 @@ export class JoinedStages extends Duplex {
   }
 
   override _read(): void {
-    if (!this.#metaPending) this.#last.resume();
-  }
-
-  #deliver(chunk: unknown): void {
-    let taken: unknown;
-    try {
-      taken = this.#tally.take(chunk);
-    } catch (err) {
-      this.destroy(toError(err));
-      return;
-    }
-    if (taken === true) {
-      if (!this.push(chunk)) this.#last.pause();
-    } else if (isThenable(taken)) {
-      // onMeta returned a promise: later outputs wait until it settles, as they would behind
-      // any slow consumer.
-      this.#metaPending = true;
-      this.#last.pause();
-      taken.then(
-        () => {
-          this.#metaPending = false;
-          if (!this.destroyed) this.#last.resume();
-        },
-        (err: unknown) => this.destroy(toError(err)),
-      );
-    }
+    this.#sink.more();
   }
 
   #lastEnded(): void {
@@ -149,8 +146,9 @@ export class JoinedStages extends Duplex {
       else this.push(null);
     };
     // onMeta may still be settling for the last meta entry: the end waits behind it.
-    const whenMetaDone = () => (this.#metaPending ? setImmediate(whenMetaDone) : end());
-    void whenClosed(this.#stages as unknown as Stream[]).then(whenMetaDone);
+    void whenClosed(this.#stages as unknown as Stream[])
+      .then(() => this.#sink.settled())
+      .then(end, (err: unknown) => this.destroy(toError(err)));
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
