@@ -12,8 +12,8 @@ import {
   promises as streamPromises,
 } from 'node:stream';
 import { finished as finishedPromise } from 'node:stream/promises';
-import { Pipeline, Step } from '../src';
-import { range, watchdog } from './support/helpers';
+import { Pipeline, Step } from '../../src';
+import { range, watchdog } from '../support/helpers';
 
 class Boom extends Error {}
 
