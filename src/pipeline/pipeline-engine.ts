@@ -4,6 +4,7 @@ import { AbortError, describe, invalidArg, isPrematureClose, PaipaError } from '
 import { buildStages, stageCounters, type Stage } from '../stages/build-stages';
 import { FirstError } from '../errors/first-error';
 import { toError } from '../util/thenable';
+import { batchLength } from '../ingest/batch';
 import { Source } from '../ingest/source';
 import { itemBound } from './item-bound';
 import { planSteps, type StepPlan } from '../steps/normalize-steps';
@@ -74,6 +75,8 @@ const asyncDispose: typeof Symbol.asyncDispose =
  */
 export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
   readonly #plans: StepPlan[];
+  /** Items per chunk from the Source to the first stage (1: one by one). */
+  readonly #sourceBatch: number;
   readonly #options: PipelineOptions & { highWaterMark: number };
   #source: Source | null = null;
   #hasInput = false;
@@ -115,6 +118,13 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
       ordered: options.ordered ?? false,
       retryDelay: options.retryDelay ?? 0,
     });
+    // A first stage of function or class steps takes the Source's items in batches (one
+    // stream hop per batch; see ingest/batch.ts). Iterator and stream steps take them one by one.
+    const first = this.#plans[0];
+    this.#sourceBatch =
+      first && (first.kind === 'func' || first.kind === 'class')
+        ? batchLength(highWaterMark, first.highWaterMark)
+        : 1;
   }
 
   /** True while the pipeline runs; false before it starts and once it has ended or failed. */
@@ -327,12 +337,12 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
       throw this.#stateError(method, `the input was already ended by ${this.#inputClosedBy}`);
     }
     this.#hasInput = true;
-    return (this.#source ??= new Source(this.#options.highWaterMark));
+    return (this.#source ??= new Source(this.#options.highWaterMark, this.#sourceBatch));
   }
 
   #closeInput(by: string): void {
     if (this.#inputClosedBy === null) this.#inputClosedBy = by;
-    (this.#source ??= new Source(this.#options.highWaterMark)).finish();
+    (this.#source ??= new Source(this.#options.highWaterMark, this.#sourceBatch)).finish();
   }
 
   /** Takes the pipeline for one way of running: a pipeline runs once. */
@@ -427,9 +437,12 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
   }
 
   #execute(tally: OutputTally, sink: OutputSink): Promise<RunResult> {
-    const source = (this.#source ??= new Source(this.#options.highWaterMark));
+    const source = (this.#source ??= new Source(this.#options.highWaterMark, this.#sourceBatch));
     this.#tally = tally;
-    this.#stages = buildStages(this.#plans, { onItemError: this.#options.onItemError });
+    this.#stages = buildStages(this.#plans, {
+      onItemError: this.#options.onItemError,
+      batchedInput: this.#sourceBatch > 1,
+    });
     markSink(this.#stages);
     this.#begin();
     const signal = this.#options.signal;
