@@ -119,8 +119,17 @@ export class JoinedStages extends Duplex {
     finished(this, (err) => this.#settle(err));
   }
 
-  override _write(chunk: unknown, _enc: BufferEncoding, callback: Callback): void {
-    if (this.#first.write(chunk)) callback();
+  override _write(chunk: unknown, enc: BufferEncoding, callback: Callback): void {
+    const first = this.#first as StageDuplex & {
+      _write(chunk: unknown, enc: BufferEncoding, callback: Callback): void;
+      _writableState: { constructed: boolean };
+    };
+    // Our writable buffer is the first stage's: once it is set up and has nothing queued, the
+    // item goes straight to its _write, which acknowledges it when a step instance takes it
+    // (readable-stream's write() around it did the same bookkeeping a second time per item).
+    if (first._writableState.constructed && first.writableLength === 0 && !first.destroyed) {
+      first._write(chunk, enc, callback);
+    } else if (first.write(chunk)) callback();
     else this.#heldWrite = callback;
   }
 
