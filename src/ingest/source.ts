@@ -162,16 +162,19 @@ export class Source extends Readable {
     return this.#queue.length - this.#head;
   }
 
-  /** Items pushed and not yet read from the readable buffer (a `Batch` counts its items). */
-  get buffered(): number {
+  /** Items pushed and not yet read by the first stage (a batch counts its items). */
+  get bufferedItems(): number {
     if (this.#batchLength === 1) return this.readableLength;
-    // readable-stream's buffer is a linked list of { data, next } (see unlinked-buffer.ts).
-    type Node = { data: unknown; next: Node | null } | null;
-    let node = (this as unknown as { _readableState: { buffer: { head: Node } } })._readableState
-      .buffer.head;
-    let items = 0;
-    for (; node; node = node.next) items += node.data instanceof Batch ? node.data.items.length : 1;
-    return items;
+    // The buffer holds at most one chunk here (highWaterMark 1), read out of the stream state.
+    let n = 0;
+    const buffer = (this as unknown as { _readableState: { buffer: unknown } })._readableState
+      .buffer as { head?: { data: unknown; next: unknown } | null } | unknown[];
+    const count = (chunk: unknown) => (n += chunk instanceof Batch ? chunk.items.length : 1);
+    if (Array.isArray(buffer)) buffer.forEach(count);
+    else
+      for (let node = buffer.head ?? null; node !== null; node = node.next as typeof node)
+        count(node.data);
+    return n;
   }
 
   override _read(): void {

@@ -398,7 +398,7 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
    */
   get inputQueued(): number {
     const source = this.#source;
-    return source === null ? 0 : source.queued + source.buffered;
+    return source === null ? 0 : source.queued + source.bufferedItems;
   }
 
   /** Figures per step, readable at any time (zeros before the pipeline starts). */

@@ -126,12 +126,19 @@ export class RunnerStage extends Duplex {
       }, callback);
   }
 
-  /** Items waiting for runner 0: the writable buffer, and what is left of a batch. */
+  /** Items waiting for runner 0: the writable buffer (a batch counts its items), and what is
+   * left of the batch being taken. */
   #inputQueued(): number {
     const batch = this.#pendingBatch;
-    if (batch === null) return this.writableLength;
-    // writableLength counts chunks: the batch being taken is one of them.
-    return batch.length - this.#batchIndex + this.writableLength - 1;
+    let n = batch === null ? 0 : batch.length - this.#batchIndex;
+    // writableBuffer lists the chunks not yet handed to _write (at most one with batches).
+    const waiting = (this as unknown as { writableBuffer: { chunk: unknown }[] }).writableBuffer;
+    for (const { chunk } of waiting) {
+      n += chunk instanceof Batch ? chunk.items.length : 1;
+    }
+    // A single item held until an instance is free is still waiting too.
+    if (batch === null && this.#pendingCb !== null) n++;
+    return n;
   }
 
   override _write(chunk: unknown, _enc: string, callback: Callback): void {
