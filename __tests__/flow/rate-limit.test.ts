@@ -1,7 +1,11 @@
 import { AbortError, Pipeline } from '../../src';
 import { delay, range, watchdog } from '../support/helpers';
 
-/** Every window of `intervalMs` holds at most `limit` of the start times (sorted). */
+/**
+ * The most start times (sorted) in any window of `intervalMs`. The test reads the clock inside
+ * the step, a few microseconds after the limiter did, so two starts the limiter spaced exactly
+ * `intervalMs` apart can read a hair closer: callers pass the interval less 1 ms.
+ */
 function maxInAnyWindow(starts: number[], intervalMs: number): number {
   let max = 0;
   for (let i = 0, j = 0; j < starts.length; j++) {
@@ -32,7 +36,7 @@ describe('rateLimit', () => {
     // 50 in the first instant, then 50 at each of t = 1, 2, 3, 4 s: 250 in [0, 5 s).
     expect(inFiveSeconds).toBeGreaterThanOrEqual(250 * 0.95);
     expect(inFiveSeconds).toBeLessThanOrEqual(250);
-    expect(maxInAnyWindow(starts, 1000)).toBeLessThanOrEqual(50);
+    expect(maxInAnyWindow(starts, 999)).toBeLessThanOrEqual(50);
     expect((await watchdog(run, 3000, 'run')).count).toBe(300);
   }, 15_000);
 
@@ -57,7 +61,7 @@ describe('rateLimit', () => {
     expect(result.count).toBe(10);
     expect(starts).toHaveLength(20);
     expect(result.steps[0].retried).toBe(10);
-    expect(maxInAnyWindow(starts, 100)).toBeLessThanOrEqual(5);
+    expect(maxInAnyWindow(starts, 99)).toBeLessThanOrEqual(5);
     // 20 starts at 5 per 100 ms take at least 300 ms from the first to the last
     expect(starts[19] - starts[0]).toBeGreaterThanOrEqual(295);
   });
