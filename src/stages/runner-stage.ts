@@ -132,9 +132,11 @@ export class RunnerStage extends Duplex {
     const batch = this.#pendingBatch;
     let n = batch === null ? 0 : batch.length - this.#batchIndex;
     // writableBuffer lists the chunks not yet handed to _write (at most one with batches).
-    const waiting = (this as unknown as { writableBuffer: { chunk: unknown }[] }).writableBuffer;
-    for (const { chunk } of waiting) {
-      n += chunk instanceof Batch ? chunk.items.length : 1;
+    // (After a teardown the list may hold cleared entries.)
+    const waiting = (this as unknown as { writableBuffer: ({ chunk: unknown } | null)[] })
+      .writableBuffer;
+    for (const entry of waiting) {
+      if (entry !== null) n += entry.chunk instanceof Batch ? entry.chunk.items.length : 1;
     }
     // A single item held until an instance is free is still waiting too.
     if (batch === null && this.#pendingCb !== null) n++;
