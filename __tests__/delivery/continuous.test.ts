@@ -196,6 +196,19 @@ describe('send() and ready() in continuous mode', () => {
     await run;
   });
 
+  test('a throwing onAck rejects the send() waiting for that item and fails the run', async () => {
+    const ackFailed = new Error('ack failed');
+    const p = pipeline([(n: number) => n], {
+      onAck: () => {
+        throw ackFailed;
+      },
+    });
+    p.start();
+    await expect(watchdog(p.send(1))).rejects.toBe(ackFailed);
+    await expect(p.stop()).rejects.toBe(ackFailed);
+    expect(() => p.put(2)).toThrow(expect.objectContaining({ cause: ackFailed }));
+  });
+
   test('send() of null is a TypeError', async () => {
     const p = pipeline([(n: number) => n]);
     p.start();
@@ -245,6 +258,20 @@ describe('a source that receives acknowledgements (SOURCE_ACK)', () => {
       ['y', 2],
       ['z', 3],
     ]);
+  });
+
+  test('a source whose acknowledgement rejects fails the run with that error', async () => {
+    const brokerDown = new Error('broker down');
+    const source = {
+      *[Symbol.iterator]() {
+        yield* [1, 2, 3];
+      },
+      [SOURCE_ACK]: (_item: unknown, seq: number) =>
+        seq === 1 ? Promise.reject(brokerDown) : Promise.resolve(),
+    };
+    const p = pipeline([(n: number) => n]);
+    p.putIterable(source);
+    await expect(watchdog(p.run())).rejects.toBe(brokerDown);
   });
 
   test('SOURCE_ACK is the registered symbol paipa.ack', () => {

@@ -1,4 +1,4 @@
-import { isThenable } from '../util/thenable';
+import { isThenable, toError } from '../util/thenable';
 import { Origin, type Origins } from './tracked';
 
 export interface AckTrackerOptions {
@@ -35,6 +35,10 @@ export class AckTracker {
   /** The highest seq such that every input up to it is done. */
   #prefix = -1;
   #timer: NodeJS.Timeout | undefined;
+  /** Acknowledgement promises (async onAck, a broker's ack) not settled yet. */
+  readonly #pending = new Set<PromiseLike<unknown>>();
+  /** The error that failed the run from here (a throwing or rejecting acknowledgement). */
+  #error: unknown = undefined;
   /** Inputs given by send() and not done yet: rejected if the run fails. */
   readonly #waiting = new Set<Origin>();
 
@@ -95,9 +99,9 @@ export class AckTracker {
     try {
       // Not awaited (an ack is a notification), but a rejection fails the run like a throw.
       const acked = this.#onAck?.(origin.item, origin.seq);
-      if (isThenable(acked)) acked.then(undefined, (err: unknown) => this.#failWith(err));
+      if (isThenable(acked)) this.#watch(acked);
       const told = origin.notify?.(origin.item, origin.seq);
-      if (isThenable(told)) told.then(undefined, (err: unknown) => this.#failWith(err));
+      if (isThenable(told)) this.#watch(told);
     } catch (err) {
       this.#failWith(err);
       return;
@@ -108,6 +112,23 @@ export class AckTracker {
       this.#waiting.delete(origin);
       waiter.resolve();
     }
+  }
+
+  /** An acknowledgement still settling: the run's end waits for it (see `drained`). */
+  #watch(promise: PromiseLike<unknown>): void {
+    this.#pending.add(promise);
+    promise.then(
+      () => this.#pending.delete(promise),
+      (err: unknown) => {
+        this.#pending.delete(promise);
+        this.#failWith(err);
+      },
+    );
+  }
+
+  /** Resolves once every acknowledgement promise given so far has settled. */
+  async drained(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
 
   /** Starts the periodic checkpoint calls. */
@@ -123,6 +144,7 @@ export class AckTracker {
    */
   finish(): Error | undefined {
     this.#stopTimer();
+    if (this.#error !== undefined) return toError(this.#error);
     if (this.#closed) return undefined;
     const err = this.#checkpoint();
     this.#closed = true;
@@ -169,13 +191,14 @@ export class AckTracker {
       this.#onCheckpoint(prefix);
     } catch (err) {
       this.#failWith(err);
-      return err instanceof Error ? err : new Error(String(err));
+      return toError(err);
     }
     return undefined;
   }
 
   #failWith(err: unknown): void {
     if (this.#closed) return;
+    this.#error = err;
     this.close(err);
     this.#fail(err);
   }

@@ -8,7 +8,11 @@ export interface IterationRun {
    * Acknowledgements (absent while off): outputs come in envelopes; `unwrap` gives the loop the
    * value, `next` tells that the loop asked for the next output, so the last one is handed on.
    */
-  delivery?: { unwrap(chunk: unknown): unknown; next(): void; end(): Error | undefined } | null;
+  delivery?: {
+    unwrap(chunk: unknown): unknown;
+    next(): void;
+    end(): Promise<Error | undefined>;
+  } | null;
 }
 
 const DONE: IteratorResult<never> = Object.freeze({ done: true, value: undefined });
@@ -76,8 +80,8 @@ export class OutputIterator<O> implements AsyncIterableIterator<O> {
     delivery.next();
     const take = () => ({ done: false, value: delivery.unwrap(sink.takeOutput()) as O });
     // The loop has taken every output: the last checkpoint comes now (a throwing one fails it).
-    const end = () => {
-      const err = delivery.end();
+    const end = async () => {
+      const err = await delivery.end();
       if (err) throw err;
       return DONE;
     };

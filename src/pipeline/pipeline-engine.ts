@@ -633,6 +633,8 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
         void whenClosed(streams as never)
           // An async onMeta still settling counts as the sink still writing.
           .then(() => sink.settled())
+          // So does an acknowledgement still settling (a broker's ack): its failure fails the run.
+          .then(() => (this.#mode !== 'iterate' ? tracker?.drained() : undefined))
           .then(
             () => undefined,
             (metaErr: unknown) => toError(metaErr),
@@ -773,7 +775,10 @@ function iterationDelivery(tracker: AckTracker) {
       taken = null;
       tracker.release(origins);
     },
-    end: () => tracker.finish(),
+    end: async () => {
+      await tracker.drained();
+      return tracker.finish();
+    },
   };
 }
 
