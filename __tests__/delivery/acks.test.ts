@@ -10,7 +10,7 @@ import {
   type PipelineOptions,
 } from '../../src';
 import { Transform } from 'node:stream';
-import { delay, range, watchdog } from '../support/helpers';
+import { deferred, delay, range, watchdog } from '../support/helpers';
 
 /** Records acks and checks each input is acked at most once. */
 function recorder() {
@@ -187,6 +187,24 @@ describe('acknowledgements: run()', () => {
     expect(r.checkpoints).toEqual(sorted(r.checkpoints));
     expect(new Set(r.checkpoints).size).toBe(r.checkpoints.length);
     expect(r.checkpoints[r.checkpoints.length - 1]).toBe(299);
+  });
+
+  test('a checkpoint never passes an input still running, while later ones are done', async () => {
+    const gate = deferred();
+    const r = recorder();
+    const p = pipeline([[async (n: number) => (n === 3 ? await gate.promise : undefined, n), 4]], {
+      onAck: r.onAck,
+      onCheckpoint: r.onCheckpoint,
+      checkpointEvery: 2,
+    });
+    p.putAll(range(10));
+    const run = p.run();
+    await delay(30);
+    expect(sorted(r.acked)).toEqual([0, 1, 2, 4, 5, 6, 7, 8, 9]);
+    expect(r.checkpoints).toEqual([2]);
+    gate.resolve();
+    await run;
+    expect(r.checkpoints).toEqual([2, 9]);
   });
 
   test('class steps with keyBy and ordered output ack every input', async () => {

@@ -17,10 +17,10 @@ export interface AckTrackerOptions {
  * Invariants: an origin is acked once, when its count reaches 0 and the run has not failed;
  * once `close()` ran (a failure, an abort, a `break`) nothing is acked any more, so an input
  * whose processing had not finished then is never acked. Checkpoints report the completed
- * prefix: `#open` holds the origins from the oldest not yet done onwards, in seq order, so the
- * prefix only grows and costs O(1) amortized per input. (Memory: the origins between the oldest
- * unfinished input and the newest; with unordered steps a long-stuck input keeps the ones after
- * it listed, as small records, until it finishes.)
+ * prefix (the highest seq up to which every input is done), so it only grows; it costs one
+ * comparison per input done in order. (Memory: the seqs of inputs done out of order past the
+ * prefix; with unordered steps a long-stuck input keeps those after it listed, as numbers, until
+ * it finishes.)
  */
 export class AckTracker {
   #nextSeq = 0;
@@ -29,8 +29,8 @@ export class AckTracker {
   readonly #onCheckpoint: AckTrackerOptions['onCheckpoint'];
   #fail: (err: unknown) => void;
   readonly #checkpointEvery: number;
-  #open: (Origin | undefined)[] = [];
-  #head = 0;
+  /** Done inputs past the completed prefix (completions out of order), by seq. */
+  readonly #doneAhead = new Set<number>();
   #reported = -1;
   /** The highest seq such that every input up to it is done. */
   #prefix = -1;
@@ -65,9 +65,7 @@ export class AckTracker {
 
   /** A new input: seq is its position among all items given. */
   origin(item: unknown, notify: Origin['notify'] = null): Origin {
-    const origin = new Origin(this.#nextSeq++, item, notify);
-    if (this.#onCheckpoint !== undefined) this.#open.push(origin);
-    return origin;
+    return new Origin(this.#nextSeq++, item, notify);
   }
 
   /** Resolves once `origin` is done; rejects with the run's error if it fails first. */
@@ -93,9 +91,7 @@ export class AckTracker {
   #releaseOne(origin: Origin): void {
     if (--origin.refs > 0 || this.#closed) return;
     origin.done = true;
-    // The completed prefix moves on as soon as its head is done, so the list holds only the
-    // inputs from the oldest unfinished one on (not everything since the last checkpoint).
-    if (this.#head < this.#open.length && this.#open[this.#head] === origin) this.#advance();
+    if (this.#onCheckpoint !== undefined) this.#advance(origin.seq);
     try {
       // Not awaited (an ack is a notification), but a rejection fails the run like a throw.
       const acked = this.#onAck?.(origin.item, origin.seq);
@@ -164,22 +160,19 @@ export class AckTracker {
     this.#timer = undefined;
   }
 
-  /** Moves the completed prefix past every done input at the head of the list. */
-  #advance(): void {
-    const open = this.#open;
-    let head = this.#head;
-    while (head < open.length && open[head]!.done) {
-      this.#prefix = open[head]!.seq;
-      open[head++] = undefined;
+  /**
+   * The completed prefix moves on as soon as the input right after it is done (the usual case:
+   * one comparison); an input done out of order waits in #doneAhead until the gap closes.
+   */
+  #advance(seq: number): void {
+    if (seq !== this.#prefix + 1) {
+      this.#doneAhead.add(seq);
+      return;
     }
-    if (head === open.length) {
-      this.#open = [];
-      head = 0;
-    } else if (head > 1024 && head * 2 > open.length) {
-      this.#open = open.slice(head);
-      head = 0;
-    }
-    this.#head = head;
+    const ahead = this.#doneAhead;
+    let prefix = seq;
+    if (ahead.size > 0) while (ahead.delete(prefix + 1)) prefix++;
+    this.#prefix = prefix;
   }
 
   #checkpoint(): Error | undefined {
