@@ -10,6 +10,7 @@ const LAYERS = [
   ['errors/'],
   ['util/'],
   ['ingest/', 'flow/'],
+  ['workers/'],
   ['steps/'],
   ['observe/'],
   ['stages/', 'output/', 'generators/', 'otel/'],

@@ -5,6 +5,7 @@ export const scenarioFiles = [
   's3-ordered-io.mjs',
   's4-memory.mjs',
   's5-teardown.mjs',
+  's6-cpu-bound.mjs',
   's7-keyed-io.mjs',
 ];
 

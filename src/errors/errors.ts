@@ -11,13 +11,17 @@ export type PaipaErrorCode =
   | 'ERR_PAIPA_STATE'
   | 'ERR_PAIPA_NO_INPUT'
   | 'ERR_PAIPA_TIMEOUT'
+  | 'ERR_PAIPA_WORKER_LOAD'
+  | 'ERR_PAIPA_WORKER_EXITED'
   | 'ABORT_ERR';
 
 /**
  * An error raised by the pipeline itself (not by a step). `code` tells which kind:
  * `ERR_PAIPA_STATE` (a method called at the wrong time, e.g. `put()` after `finish()`),
  * `ERR_PAIPA_NO_INPUT` (`run()` with nothing to run), `ERR_PAIPA_TIMEOUT` (a step call that
- * did not settle within the step's `timeout`), `ABORT_ERR` (see `AbortError`).
+ * did not settle within the step's `timeout`), `ABORT_ERR` (see `AbortError`),
+ * `ERR_PAIPA_WORKER_LOAD` (a worker step's module failed to load or lacks the export) and
+ * `ERR_PAIPA_WORKER_EXITED` (a worker step's thread died and the items' retries ran out).
  *
  * @example
  * try {

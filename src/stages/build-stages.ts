@@ -2,6 +2,7 @@ import type { StepPlan } from '../steps/normalize-steps';
 import { StepCounters } from '../observe/step-counters';
 import { StreamStage } from './stream-stage';
 import { RunnerStage, type StageHooks } from './runner-stage';
+import { WorkerRuntime } from '../workers/worker-runtime';
 
 export type Stage = RunnerStage | StreamStage;
 
@@ -18,7 +19,12 @@ export function buildStages(plans: readonly StepPlan[], hooks: StageHooks): Stag
     chain = [];
   };
   for (const plan of plans) {
-    if (plan.kind === 'iter' || plan.kind === 'stream') {
+    if (plan.worker) {
+      // A worker step gets its own stage, and threads of its own for this run only.
+      flush();
+      const runtime = new WorkerRuntime(plan.worker, plan.name, plan.concurrency);
+      stages.push(new RunnerStage([{ ...plan, fn: runtime.submit, resources: runtime }], hooks));
+    } else if (plan.kind === 'iter' || plan.kind === 'stream') {
       flush();
       stages.push(new StreamStage(plan));
     } else if (plan.concurrency === 1) {
