@@ -147,8 +147,10 @@ export class BatchDispatcher {
   /** A batch that got no answer: its thread died, or it could not be sent at all. */
   async #lost(batch: Ticket[], tag: TaskTag, err: unknown): Promise<void> {
     if (this.#stopped) return;
+    // A thread's death is known before its tasks' rejections are handled: piscina rejects them
+    // from its own 'error'/'exit' listener, and ours, added after it, records the cause.
     const record = tag.assigned === -1 ? undefined : this.#pool.thread(tag.assigned);
-    if (record === undefined) {
+    if (record === undefined || (record.exitCode === undefined && record.error === undefined)) {
       this.#out--;
       if (batch.length > 1 && (err as Error)?.name === 'DataCloneError') {
         // One item could not be cloned: send them one by one, so only that item fails.

@@ -20,6 +20,7 @@
  */
 const { parentPort, threadId, workerData } = require('node:worker_threads');
 const { performance } = require('node:perf_hooks');
+const { fileURLToPath } = require('node:url');
 
 const MESSAGE_KEY = 'paipa.workerStep';
 const MAX_CAUSE_DEPTH = 8;
@@ -112,12 +113,27 @@ function pick(ns, name) {
   return undefined;
 }
 
+/**
+ * `import()`, and `require()` for a file the ES module loader has no hook for: on Node 20,
+ * `execArgv: ['--import', 'tsx']` gives a thread tsx's require hook but not its import hook,
+ * so a TypeScript module loads through require there.
+ */
+async function importModule(file) {
+  try {
+    return await import(file);
+  } catch (err) {
+    if (!err || err.code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw err;
+    const exports = require(fileURLToPath(file));
+    return { ...exports, default: exports && exports.__esModule ? exports.default : exports };
+  }
+}
+
 async function load() {
   const { file, exportName, setupOptions } = workerData;
   const wanted = exportName === undefined ? 'the default export' : `export "${exportName}"`;
   let ns;
   try {
-    ns = await import(file);
+    ns = await importModule(file);
   } catch (err) {
     const failure = new Error(`could not load ${file} (wanted ${wanted}): ${err && err.message}`);
     failure.cause = err;
