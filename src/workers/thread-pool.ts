@@ -67,6 +67,8 @@ export class ThreadPool {
   readonly #watched = new WeakSet<Worker>();
   #stopping = false;
   #readyCount = 0;
+  /** Aborts the teardown task placed on a thread (by threadId), should that thread die. */
+  readonly #teardowns = new Map<number, AbortController>();
   #startWaiter: { resolve: () => void; reject: (err: Error) => void } | null = null;
 
   constructor(def: WorkerStep, step: string, threads: number, events: PoolEvents) {
@@ -87,6 +89,10 @@ export class ThreadPool {
       idleTimeout: Infinity,
       concurrentTasksPerWorker: BATCHES_PER_THREAD,
       recordTiming: false,
+      // piscina's default parks an idle thread in Atomics.wait, where its event loop stands
+      // still: timers, I/O and unhandled rejections of the user's module would wait for the
+      // next task. Tasks are batches here, so the saving per task is not worth that.
+      atomics: 'disabled',
       execArgv: def.execArgv ? [...def.execArgv] : undefined,
       resourceLimits: def.resourceLimits,
       workerData: { file: def.file, exportName: def.exportName, setupOptions: def.setupOptions },
@@ -176,6 +182,7 @@ export class ThreadPool {
         record.exitCode = code;
         if (this.#slots[record.index] === record) this.#slots[record.index] = null;
         exited();
+        this.#teardowns.get(record.threadId)?.abort();
         if (this.#stopping) return;
         if (record.ready) {
           this.#events.crashed(record);
@@ -202,24 +209,41 @@ export class ThreadPool {
 
   /**
    * Runs `teardown()` on every live thread (each task is placed on its own thread); throws the
-   * first error, marked with the thread's index.
+   * first error, marked with the thread's index. A thread that dies meanwhile is an
+   * `ERR_PAIPA_WORKER_EXITED` error: its teardown may not have run.
    */
   async teardown(): Promise<void> {
     const pool = this.#pool;
     if (pool === null) return;
-    const live = this.#slots.filter((r): r is ThreadRecord => r !== null && r.ready);
+    const present = new Set(pool.threads.map((w) => w.threadId));
+    const live = this.#slots.filter(
+      (r): r is ThreadRecord => r !== null && r.ready && present.has(r.threadId),
+    );
     const results = await Promise.allSettled(
       live.map(async (record) => {
         const tag: TaskTag = { assigned: -1, thread: record.threadId };
-        const answer = (await pool.run({ op: 'teardown', [Piscina.queueOptionsSymbol]: tag })) as {
-          ok: boolean;
-          error?: WireError;
-        };
-        if (!answer.ok)
-          throw annotateError(fromWire(answer.error!), {
+        // A task placed on one thread waits for that thread only: if it dies first, the
+        // exit listener aborts the task instead of leaving it queued for ever.
+        const abort = new AbortController();
+        this.#teardowns.set(record.threadId, abort);
+        let answer: { ok: boolean; error?: WireError };
+        try {
+          answer = await pool.run(
+            { op: 'teardown', [Piscina.queueOptionsSymbol]: tag },
+            { signal: abort.signal },
+          );
+        } catch {
+          await record.exited;
+          throw annotateError(exitError(this.#step, record, 'during teardown()'), {
             step: this.#step,
             instance: record.index,
           });
+        } finally {
+          this.#teardowns.delete(record.threadId);
+        }
+        if (!answer.ok) {
+          throw annotateError(fromWire(answer.error!), { step: this.#step, instance: record.index });
+        }
       }),
     );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -237,7 +261,9 @@ export class ThreadPool {
     if (pool === null) return;
     this.#pool = null;
     await pool.destroy();
-    pool.removeAllListeners();
+    // The 'error' listener stays: a thread's last error may still be on its way, and an
+    // 'error' event without a listener would be thrown on the main thread.
+    pool.removeAllListeners('message');
   }
 }
 
