@@ -242,7 +242,10 @@ export class ThreadPool {
           this.#teardowns.delete(record.threadId);
         }
         if (!answer.ok) {
-          throw annotateError(fromWire(answer.error!), { step: this.#step, instance: record.index });
+          throw annotateError(fromWire(answer.error!), {
+            step: this.#step,
+            instance: record.index,
+          });
         }
       }),
     );
