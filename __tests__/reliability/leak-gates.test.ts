@@ -236,7 +236,9 @@ describe('leak gates', () => {
     realProcess.on('unhandledRejection', onRejection);
     realProcess.on('uncaughtException', onException);
     const tracker = trackThreads();
-    const square = workerStep<number, number>(join(__dirname, '..', 'workers', 'fixtures', 'square.mjs'));
+    const square = workerStep<number, number>(
+      join(__dirname, '..', 'workers', 'fixtures', 'square.mjs'),
+    );
     const controller = new AbortController();
     const sink = new Writable({ objectMode: true, write: (_c, _e, cb) => cb() });
     const signalBaseline = getEventListeners(controller.signal, 'abort').length;

@@ -58,11 +58,14 @@ async function runCase(c: Case) {
       shutdowns.count++;
     }
   }
-  const faulty = workerStep<number, number>(join(__dirname, 'fixtures', 'faulty.mjs'), {
-    export: c.fault === 'export' ? 'missing' : 'step',
-    name: 'faulty',
-    setupOptions: { fault: c.fault, at: c.at },
-  });
+  const faulty = workerStep<number, number>(
+    join(__dirname, '..', 'workers', 'fixtures', 'faulty.mjs'),
+    {
+      export: c.fault === 'export' ? 'missing' : 'step',
+      name: 'faulty',
+      setupOptions: { fault: c.fault, at: c.at },
+    },
+  );
   const p = new Pipeline([Before, [faulty, c.threads]], { highWaterMark: 2 });
   let settlements = 0;
   let error: unknown;
