@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { Pipeline, Step, workerStep } from '../../src';
 import { range, watchdog } from '../support/helpers';
@@ -203,6 +204,35 @@ describe('workerStep meta entries and bounds', () => {
     expect(maxInside).toBeLessThanOrEqual(p.maxItemsInside);
     // The slow step after the workers really did let items pile up against the bound.
     expect(maxInside).toBeGreaterThan(32);
+  });
+});
+
+describe('workerStep figures', () => {
+  test('diagrams draw a worker step with one lane per thread, and progress names it', async () => {
+    let drawn = '';
+    const progress = new Writable({
+      write(chunk, _enc, cb) {
+        drawn += String(chunk);
+        cb();
+      },
+    });
+    const p = new Pipeline([[square({ name: 'hash' }), 3]], { progress, reportEvery: 10 });
+    const mermaid = p.toMermaid();
+    expect(mermaid).toMatch(/hash/);
+    expect(mermaid).toMatch(/func · ×3/);
+    expect(mermaid).toMatch(/s0_2\("#35;2"\)/);
+    p.putIterable(range(200));
+    await watchdog(p.run(), 10_000, 'run');
+    expect(drawn).toMatch(/hash/);
+    expect(p.toMermaid({ stats: true })).toMatch(/in 200 · out 200/);
+  });
+
+  test('only worker steps have a restarts figure', async () => {
+    const p = new Pipeline([(n: number) => n, [square(), 2]]);
+    p.putAll([1, 2]);
+    const { steps } = await watchdog(p.run(), 10_000, 'run');
+    expect('restarts' in steps[0]).toBe(false);
+    expect(steps[1].restarts).toBe(0);
   });
 });
 
