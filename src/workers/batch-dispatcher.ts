@@ -4,6 +4,8 @@ import { BATCHES_PER_THREAD, exitError, type TaskTag, type ThreadPool } from './
 
 /** Batches aim at about this much work in a thread: large enough that messaging is noise. */
 const TARGET_BATCH_MS = 1;
+/** The longest a partial batch waits for more items while a thread is idle. */
+const MAX_WAIT_MS = 1;
 
 /**
  * One item on its way to a thread, handed to the step runner as its result. A thenable, not
@@ -13,6 +15,8 @@ const TARGET_BATCH_MS = 1;
 class Ticket implements PromiseLike<unknown> {
   onValue: ((value: unknown) => void) | null = null;
   onError: ((err: unknown) => void) | null = null;
+  /** When the item was handed over (performance.now()). */
+  readonly since = performance.now();
   constructor(readonly item: unknown) {}
   then(onValue?: ((value: unknown) => any) | null, onError?: ((err: unknown) => any) | null): any {
     this.onValue = onValue ?? null;
@@ -38,10 +42,11 @@ class Ticket implements PromiseLike<unknown> {
  * items, until a measurement exists.
  *
  * When a batch leaves: as soon as it is full, if fewer than `BATCHES_PER_THREAD` batches per
- * thread are out; a partial batch leaves on the next turn of the event loop, and only while
- * some thread has nothing to do (fewer batches out than threads). Waiting items therefore
- * gather into full batches while the threads are busy, and a lone item never waits for
- * company when a thread is free.
+ * thread are out; a partial batch leaves on a later turn of the event loop, and only while
+ * some thread has nothing to do (fewer batches out than threads) and items have stopped
+ * arriving (no more than at the previous turn) or the oldest has waited `MAX_WAIT_MS`. Waiting
+ * items therefore gather into full batches while the threads are busy or items pour in, and a
+ * lone item waits one turn for company when a thread is free.
  */
 export class BatchDispatcher {
   readonly #pool: ThreadPool;
@@ -53,6 +58,8 @@ export class BatchDispatcher {
   #size = 1;
   #perItemMs = -1;
   #flush: NodeJS.Immediate | null = null;
+  /** Items that were waiting at the last flush turn (to tell whether more are coming). */
+  #seen = 0;
   #stopped = false;
   readonly #busy: (ms: number) => void;
 
@@ -93,9 +100,18 @@ export class BatchDispatcher {
     this.#flush = setImmediate(() => {
       this.#flush = null;
       this.#sendFull();
-      if (this.#pending.length > 0 && this.#out < this.#threads) {
-        this.#send(this.#pending.splice(0, this.#size));
+      const waiting = this.#pending.length;
+      if (waiting === 0 || this.#out >= this.#threads) return;
+      // Items still pouring in (more than at the last turn) make a fuller batch a turn later,
+      // as long as the oldest has not waited MAX_WAIT_MS: a thread idles that long at most.
+      const growing = waiting > this.#seen;
+      this.#seen = waiting;
+      if (growing && performance.now() - this.#pending[0].since < MAX_WAIT_MS) {
+        this.#scheduleFlush();
+        return;
       }
+      this.#seen = 0;
+      this.#send(this.#pending.splice(0, this.#size));
       if (this.#pending.length > 0 && this.#out < this.#threads) this.#scheduleFlush();
     });
   }
