@@ -3,6 +3,7 @@
 // workerStep with 1 and 2 threads. The worker contenders' time includes starting and ending
 // their threads; the start-up alone is reported beside it (time to the first output).
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { expectedOf, range } from '../lib/workload.mjs';
 import { CHEAP_ROUNDS, HEAVY_ROUNDS, mixRounds } from '../workers/hash.mjs';
 
@@ -34,7 +35,53 @@ const workerContender = (threads) =>
     threads,
   ]);
 
+/**
+ * The floor: the input split in halves between 2 raw worker threads, no library, no
+ * per-item messaging (results come back 1,000 at a time). What 2 threads can give on this
+ * machine at this moment, whatever paipa does.
+ */
+function byHand(threads) {
+  return async () => async (n, tally, testCase) => {
+    const rounds = roundsOf(testCase);
+    const share = Math.ceil(n / threads);
+    const code = `
+      const { parentPort, workerData: { from, to, rounds, module } } = require('node:worker_threads');
+      import(module).then(({ mixRounds }) => {
+        let chunk = [];
+        for (let i = from; i < to; i++) {
+          chunk.push(mixRounds(i, rounds));
+          if (chunk.length === 1000) { parentPort.postMessage(chunk); chunk = []; }
+        }
+        parentPort.postMessage(chunk);
+        parentPort.postMessage('done');
+      });`;
+    await Promise.all(
+      Array.from({ length: threads }, (_, t) => {
+        const from = t * share;
+        const to = Math.min(n, from + share);
+        const worker = new Worker(code, {
+          eval: true,
+          workerData: {
+            from,
+            to,
+            rounds,
+            module: new URL('../workers/hash.mjs', import.meta.url).href,
+          },
+        });
+        return new Promise((resolve, reject) => {
+          worker.on('message', (message) => {
+            if (message === 'done') worker.terminate().then(resolve, reject);
+            else for (const h of message) tally.add(h);
+          });
+          worker.once('error', reject);
+        });
+      }),
+    );
+  };
+}
+
 export const contenders = [
+  { name: 'worker_threads by hand, 2 threads', role: 'limit', load: byHand(2) },
   {
     name: 'paipa function step (main thread)',
     role: 'paipa',
@@ -74,6 +121,7 @@ export default {
   notes: [
     'The per-item cost is fixed by the number of mixing rounds (calibrated once on the 2-core benchmark machine); the main-thread row shows what it came to in this run.',
     'First output: from run() to the first output reaching the sink; for the worker contenders that is the threads starting (module loaded, setup run) plus one item.',
+    'worker_threads by hand: the input split in halves between 2 raw threads that send results back 1,000 at a time; no library, no per-item messaging. It shows what 2 threads could give on the machine during this run.',
   ],
   contenders,
 };
