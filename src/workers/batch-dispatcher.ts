@@ -15,8 +15,6 @@ const MAX_WAIT_MS = 1;
 class Ticket implements PromiseLike<unknown> {
   onValue: ((value: unknown) => void) | null = null;
   onError: ((err: unknown) => void) | null = null;
-  /** When the item was handed over (performance.now()). */
-  readonly since = performance.now();
   constructor(readonly item: unknown) {}
   then(onValue?: ((value: unknown) => any) | null, onError?: ((err: unknown) => any) | null): any {
     this.onValue = onValue ?? null;
@@ -60,6 +58,8 @@ export class BatchDispatcher {
   #flush: NodeJS.Immediate | null = null;
   /** Items that were waiting at the last flush turn (to tell whether more are coming). */
   #seen = 0;
+  /** When the oldest waiting item arrived (performance.now()); read only on flush turns. */
+  #pendingSince = 0;
   #stopped = false;
   readonly #busy: (ms: number) => void;
 
@@ -81,7 +81,7 @@ export class BatchDispatcher {
   /** The step function the runner calls: queues the item, returns its result-to-be. */
   readonly submit = (item: unknown): PromiseLike<unknown> => {
     const ticket = new Ticket(item);
-    this.#pending.push(ticket);
+    if (this.#pending.push(ticket) === 1) this.#pendingSince = performance.now();
     if (this.#pending.length >= this.#size) this.#sendFull();
     if (this.#pending.length > 0) this.#scheduleFlush();
     return ticket;
@@ -106,7 +106,7 @@ export class BatchDispatcher {
       // as long as the oldest has not waited MAX_WAIT_MS: a thread idles that long at most.
       const growing = waiting > this.#seen;
       this.#seen = waiting;
-      if (growing && performance.now() - this.#pending[0].since < MAX_WAIT_MS) {
+      if (growing && performance.now() - this.#pendingSince < MAX_WAIT_MS) {
         this.#scheduleFlush();
         return;
       }
@@ -126,6 +126,8 @@ export class BatchDispatcher {
   #send(batch: Ticket[]): void {
     if (this.#stopped || batch.length === 0) return;
     this.#out++;
+    // The items left behind arrived at most now: close enough for the wait limit.
+    if (this.#pending.length > 0) this.#pendingSince = performance.now();
     const items = new Array<unknown>(batch.length);
     for (let i = 0; i < batch.length; i++) items[i] = batch[i].item;
     const { tag, result } = this.#pool.runBatch(items);
