@@ -141,6 +141,27 @@ describe('workerStep outputs', () => {
   });
 });
 
+describe('workerStep with flow control', () => {
+  test('keyBy keeps each key in input order through the threads', async () => {
+    const out: number[] = [];
+    const p = new Pipeline([
+      [square({ export: 'slowSquare' }), 2, { keyBy: (n: number) => n % 3 }],
+      (n: number) => void out.push(n),
+    ]);
+    p.putIterable(range(60));
+    await watchdog(p.run(), 10_000, 'run');
+    expect(out).toHaveLength(60);
+    for (const key of [0, 1, 2]) {
+      const ofKey = out.filter((sq) => Math.round(Math.sqrt(sq)) % 3 === key);
+      expect(ofKey).toEqual(
+        range(60)
+          .filter((n) => n % 3 === key)
+          .map((n) => n * n),
+      );
+    }
+  });
+});
+
 describe('workerStep meta entries and bounds', () => {
   test('meta entries keep their place around a worker step', async () => {
     const seen: string[] = [];
