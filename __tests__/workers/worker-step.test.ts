@@ -162,6 +162,21 @@ describe('workerStep with flow control', () => {
   });
 });
 
+test('timeout fails an item its thread has not answered in time, and ignores the late answer', async () => {
+  const letters: [unknown, unknown][] = [];
+  const p = new Pipeline([[square({ export: 'spin', batchSize: 1 }), 1, { timeout: 5 }]], {
+    onItemError: (err, item) => void letters.push([item, (err as { code?: string }).code]),
+  });
+  p.putAll([1, 2, 3]);
+  const { steps } = await watchdog(p.run(), 10_000, 'run');
+  expect(letters).toEqual([
+    [1, 'ERR_PAIPA_TIMEOUT'],
+    [2, 'ERR_PAIPA_TIMEOUT'],
+    [3, 'ERR_PAIPA_TIMEOUT'],
+  ]);
+  expect(steps[0]).toMatchObject({ in: 3, out: 0, failed: 3 });
+});
+
 describe('workerStep meta entries and bounds', () => {
   test('meta entries keep their place around a worker step', async () => {
     const seen: string[] = [];
