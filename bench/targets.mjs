@@ -25,18 +25,39 @@ const checks = {
   s1([testCase]) {
     const paipa = reference(testCase);
     const [core] = byRole(testCase, 'core');
+    const named = (name) => testCase.contenders.find((c) => c.name === name);
     const r = ratio(medianMs(core), medianMs(paipa));
-    return [
+    const checks = [
       {
-        target: `${paipa.name} at least as fast as ${core.name} (time ratio ≥ 1.00)`,
-        met: !failed(paipa) && r >= 1,
+        target: `${paipa.name} at least 1.5× as fast as ${core.name} (time ratio ≥ 1.50; stretch 2×)`,
+        met: !failed(paipa) && r >= 1.5,
         figure: `${x(r)} (${core.name} ${ms(medianMs(core))}, paipa ${ms(medianMs(paipa))})`,
       },
-      {
-        target: 'faster than every other stream library',
-        ...fasterThanAll(paipa, byRole(testCase, 'peer')),
-      },
     ];
+    const stream = named('paipa stream() in stream.pipeline');
+    if (stream) {
+      const toCore = ratio(medianMs(stream), medianMs(core));
+      const toRun = ratio(medianMs(stream), medianMs(paipa));
+      checks.push({
+        target: `stream() inside stream.pipeline at most ${core.name}' time and at most 1.3× run()'s`,
+        met: !failed(stream) && toCore <= 1 && toRun <= 1.3,
+        figure: `${x(toCore)} core's time, ${x(toRun)} run()'s (${ms(medianMs(stream))})`,
+      });
+    }
+    const loop = named('paipa for await');
+    if (loop) {
+      const toRun = ratio(medianMs(loop), medianMs(paipa));
+      checks.push({
+        target: "for await at most 1.3× run()'s time",
+        met: !failed(loop) && toRun <= 1.3,
+        figure: `${x(toRun)} run()'s time (${ms(medianMs(loop))} vs ${ms(medianMs(paipa))})`,
+      });
+    }
+    checks.push({
+      target: 'faster than every other stream library',
+      ...fasterThanAll(paipa, byRole(testCase, 'peer')),
+    });
+    return checks;
   },
   s2([testCase]) {
     const paipa = reference(testCase);
@@ -44,8 +65,8 @@ const checks = {
     const r = ratio(medianMs(paipa), medianMs(pool));
     return [
       {
-        target: `within 1.10× of the ${pool.name}`,
-        met: !failed(paipa) && r <= 1.1,
+        target: `within 1.05× of the ${pool.name}`,
+        met: !failed(paipa) && r <= 1.05,
         figure: `paipa takes ${x(r)} the pool's time (${ms(medianMs(paipa))} vs ${ms(medianMs(pool))})`,
       },
       {
@@ -56,7 +77,14 @@ const checks = {
   },
   s3([testCase]) {
     const paipa = reference(testCase);
+    const [pool] = byRole(testCase, 'limit');
+    const r = ratio(medianMs(paipa), medianMs(pool));
     return [
+      {
+        target: `within 1.10× of the ${pool.name}`,
+        met: !failed(paipa) && r <= 1.1,
+        figure: `paipa takes ${x(r)} the pool's time (${ms(medianMs(paipa))} vs ${ms(medianMs(pool))})`,
+      },
       {
         target: 'faster than every peer',
         ...fasterThanAll(paipa, byRole(testCase, 'core', 'peer')),
@@ -121,6 +149,35 @@ const checks = {
             : ''),
       },
     ];
+  },
+  s9([testCase]) {
+    const paipa = reference(testCase);
+    const [core] = byRole(testCase, 'core');
+    const stream = testCase.contenders.find((c) => c.name === 'paipa stream() in stream.pipeline');
+    const toCore = ratio(medianMs(paipa), medianMs(core));
+    const peak = (c) => c.summary.vmHwmMb?.median;
+    const checks = [
+      {
+        target: `${paipa.name} at most ${core.name}' time`,
+        met: !failed(paipa) && toCore <= 1,
+        figure: `${x(toCore)} core's time (${ms(medianMs(paipa))} vs ${ms(medianMs(core))})`,
+      },
+    ];
+    if (stream) {
+      const r = ratio(medianMs(stream), medianMs(core));
+      checks.push({
+        target: `stream() inside stream.pipeline at most 1.1× ${core.name}' time`,
+        met: !failed(stream) && r <= 1.1,
+        figure: `${x(r)} core's time (${ms(medianMs(stream))} vs ${ms(medianMs(core))})`,
+      });
+    }
+    const rss = peak(paipa) / peak(core);
+    checks.push({
+      target: `${paipa.name}: peak RSS at most 1.05× ${core.name}'`,
+      met: !failed(paipa) && rss <= 1.05,
+      figure: `${x(rss)} (${mb(peak(paipa))} vs ${mb(peak(core))})`,
+    });
+    return checks;
   },
   s7([testCase]) {
     const paipa = reference(testCase);

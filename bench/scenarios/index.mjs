@@ -7,6 +7,7 @@ export const scenarioFiles = [
   's5-teardown.mjs',
   's6-cpu-bound.mjs',
   's7-keyed-io.mjs',
+  's9-records.mjs',
 ];
 
 export const loadScenario = async (file) => (await import(`./${file}`)).default;

@@ -1,9 +1,14 @@
 import { Readable } from 'readable-stream';
 import { annotateError, describe, invalidArg } from '../errors/errors';
+import { unlinkReadableBuffer } from '../util/unlinked-buffer';
+import { Batch } from './batch';
 import { MetaEntry } from './meta';
 import { isThenable, toError } from '../util/thenable';
 
 type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
+
+/** No item is available right now. */
+const NONE: unique symbol = Symbol('none');
 
 /** The name errors of the input carry in `err.paipa.step`. */
 export const SOURCE_NAME = 'source';
@@ -29,8 +34,19 @@ export class Source extends Readable {
   /** Items given eagerly with put()/putAll(). */
   given = 0;
 
-  constructor(highWaterMark: number) {
-    super({ objectMode: true, highWaterMark });
+  /** Items per chunk pushed (see `Batch`); 1: items travel one by one. */
+  readonly #batchLength: number;
+  readonly #highWaterMark: number;
+
+  /**
+   * @param batchLength items per chunk when the first stage takes batches (then the readable
+   * buffer holds one chunk); 1 otherwise
+   */
+  constructor(highWaterMark: number, batchLength = 1) {
+    super({ objectMode: true, highWaterMark: batchLength > 1 ? 1 : highWaterMark });
+    this.#batchLength = batchLength;
+    this.#highWaterMark = highWaterMark;
+    unlinkReadableBuffer(this);
   }
 
   /** Queues an item; returns false when the pipeline has no room right now (advisory). */
@@ -38,7 +54,7 @@ export class Source extends Readable {
     if (!(item instanceof MetaEntry)) this.given++;
     this.#queue.push(item);
     if (this.#wanted) this.#flush();
-    return this.#queue.length - this.#head < this.readableHighWaterMark;
+    return this.#queue.length - this.#head < this.#highWaterMark;
   }
 
   addMeta(value: unknown): void {
@@ -82,6 +98,21 @@ export class Source extends Readable {
     return this.#queue.length - this.#head;
   }
 
+  /** Items pushed and not yet read by the first stage (a batch counts its items). */
+  get bufferedItems(): number {
+    if (this.#batchLength === 1) return this.readableLength;
+    // The buffer holds at most one chunk here (highWaterMark 1), read out of the stream state.
+    let n = 0;
+    const buffer = (this as unknown as { _readableState: { buffer: unknown } })._readableState
+      .buffer as { head?: { data: unknown; next: unknown } | null } | unknown[];
+    const count = (chunk: unknown) => (n += chunk instanceof Batch ? chunk.items.length : 1);
+    if (Array.isArray(buffer)) buffer.forEach(count);
+    else
+      for (let node = buffer.head ?? null; node !== null; node = node.next as typeof node)
+        count(node.data);
+    return n;
+  }
+
   override _read(): void {
     this.#wanted = true;
     this.#flush();
@@ -89,36 +120,47 @@ export class Source extends Readable {
 
   #flush(): void {
     while (this.#wanted && !this.destroyed) {
-      if (this.#head < this.#queue.length) {
-        const item = this.#queue[this.#head];
-        this.#queue[this.#head++] = undefined;
-        if (this.#head === this.#queue.length) {
-          this.#queue = [];
-          this.#head = 0;
+      const first = this.#nextReady();
+      if (first !== NONE) {
+        if (this.#batchLength === 1) {
+          this.#deliver(first);
+          continue;
         }
-        this.#deliver(item);
-      } else if (this.#iterator !== null) {
-        if (this.#async) {
-          this.#pullAsync();
-          return;
+        const items = [first];
+        while (items.length < this.#batchLength) {
+          const more = this.#nextReady();
+          if (more === NONE) break;
+          items.push(more);
         }
-        this.#pullSync();
-      } else {
-        if (this.#finished && !this.#ended) {
-          this.#ended = true;
-          this.push(null);
-        }
+        this.#deliver(items.length === 1 ? items[0] : new Batch(items));
+        continue;
+      }
+      if (this.destroyed) return;
+      if (this.#iterator !== null) {
+        this.#pullAsync();
         return;
       }
+      if (this.#finished && !this.#ended) {
+        this.#ended = true;
+        this.push(null);
+      }
+      return;
     }
   }
 
-  #deliver(item: unknown): void {
-    if (!(item instanceof MetaEntry)) this.count++;
-    this.#wanted = this.push(item);
-  }
-
-  #pullSync(): void {
+  /** The next item available now (queued, or from a sync iterator), counted; NONE if none. */
+  #nextReady(): unknown {
+    if (this.#head < this.#queue.length) {
+      const item = this.#queue[this.#head];
+      this.#queue[this.#head++] = undefined;
+      if (this.#head === this.#queue.length) {
+        this.#queue = [];
+        this.#head = 0;
+      }
+      if (!(item instanceof MetaEntry)) this.count++;
+      return item;
+    }
+    if (this.#iterator === null || this.#async) return NONE;
     const iterator = this.#iterator as Iterator<unknown>;
     let result: IteratorResult<unknown>;
     try {
@@ -126,9 +168,13 @@ export class Source extends Readable {
     } catch (err) {
       this.#iterator = null;
       this.#fail(err);
-      return;
+      return NONE;
     }
-    this.#take(result);
+    return this.#valueOf(result);
+  }
+
+  #deliver(chunk: unknown): void {
+    this.#wanted = this.push(chunk);
   }
 
   #pullAsync(): void {
@@ -163,16 +209,17 @@ export class Source extends Readable {
     );
   }
 
-  #take(result: IteratorResult<unknown>): void {
+  /** The item of an iterator result, counted; NONE at the end or on a bad result. */
+  #valueOf(result: IteratorResult<unknown>): unknown {
     if (result === null || typeof result !== 'object') {
       this.#fail(
         invalidArg(`The source's next() returned ${describe(result)}, not an iterator result`),
       );
-      return;
+      return NONE;
     }
     if (result.done) {
       this.#iterator = null;
-      return;
+      return NONE;
     }
     if (result.value === null || result.value === undefined) {
       this.#fail(
@@ -180,9 +227,15 @@ export class Source extends Readable {
           `The source yielded ${describe(result.value)} after ${this.count} items; null and undefined cannot travel through a pipeline`,
         ),
       );
-      return;
+      return NONE;
     }
-    this.#deliver(result.value);
+    this.count++;
+    return result.value;
+  }
+
+  #take(result: IteratorResult<unknown>): void {
+    const item = this.#valueOf(result);
+    if (item !== NONE) this.#deliver(item);
   }
 
   #fail(err: unknown): void {

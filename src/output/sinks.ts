@@ -1,12 +1,10 @@
-import { Writable } from 'readable-stream';
+import type { Readable } from 'readable-stream';
 import { isMeta } from '../ingest/meta';
 import { isThenable, toError } from '../util/thenable';
 
 /**
- * The end of a pipeline: counts outputs, takes meta entries out of the stream (reporting them
- * to `onMeta`), and hands items to the consumer. Every mode ends in one of these, so the stream
- * `pipeline()` callback fires only when the last output has been consumed and every stream has
- * closed.
+ * Counts outputs and takes meta entries out of the stream (reporting them to `onMeta`). Every
+ * mode ends in one of the sinks below, which use it.
  */
 export class OutputTally {
   count = 0;
@@ -24,89 +22,144 @@ export class OutputTally {
   }
 }
 
-type Callback = (err?: Error | null) => void;
+/** What a sink needs of the last stage: its own Readable, and `_read` to ask for more. */
+type LastStage = Readable & { _read(size: number): void };
 
-function settleMeta(result: unknown, callback: Callback): void {
-  if (isThenable(result))
-    result.then(
-      () => callback(),
-      (err) => callback(toError(err)),
+/**
+ * The end of a pipeline, bound straight to the last stage: the stage's outputs are handed to
+ * `accept` as it pushes them, without going through its readable buffer and a Writable after
+ * it. That stream hop (a write, its callback, a 'data' event and the pipe's bookkeeping per
+ * item) cost more than the whole step on cheap steps.
+ *
+ * How it stays a stream: the stage's `push(chunk)` returns what `accept` returns, so a sink
+ * without room blocks the stage exactly as a full readable buffer would, and `wantMore()`
+ * unblocks it as `read()` would (it calls the stage's `_read`). `push(null)` goes to the stage
+ * itself, which is flowing with an empty buffer, so it ends and closes as before; the run
+ * settles on its 'close' as on every other stream's.
+ */
+export abstract class OutputSink {
+  /** The sink refused an output (or a meta entry is settling): the stage waits. */
+  protected blocked = false;
+  #stage: LastStage | null = null;
+  /** onMeta promises not settled yet: the run settles only after them. */
+  readonly #pendingMeta = new Set<PromiseLike<unknown>>();
+  #ended = false;
+
+  constructor(protected readonly tally: OutputTally) {}
+
+  /** Takes the last stage's outputs from now on. */
+  attach(stage: Readable): void {
+    const last = stage as LastStage;
+    this.#stage = last;
+    const push = last.push.bind(last);
+    last.push = (chunk: unknown) => {
+      if (chunk !== null) return this.#take(chunk);
+      const result = push(null);
+      this.#end();
+      return result;
+    };
+    last.once('close', () => this.#end());
+    // Flowing with no 'data' listener: nothing is ever buffered, and push(null) ends it at once.
+    last.resume();
+  }
+
+  /** True once no more outputs will come (the last stage ended or was torn down). */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Resolves once every onMeta promise settled; rejects with the first that failed. */
+  settled(): Promise<unknown> {
+    return this.#pendingMeta.size === 0 ? Promise.resolve() : Promise.all(this.#pendingMeta);
+  }
+
+  /** Lets a blocked stage go on. */
+  protected wantMore(): void {
+    if (!this.blocked || this.#pendingMeta.size > 0) return;
+    this.blocked = false;
+    const stage = this.#stage;
+    if (stage !== null && !stage.destroyed) stage._read(0);
+  }
+
+  /** Takes one output; returns false when no more should come until `wantMore()`. */
+  protected abstract accept(chunk: unknown): boolean;
+
+  /** Called once, when no more outputs will come. */
+  protected onEnd(): void {}
+
+  /** Ends the stream the way a failing consumer does: the whole run fails with `err`. */
+  protected fail(err: unknown): void {
+    this.#stage?.destroy(toError(err));
+  }
+
+  #take(chunk: unknown): boolean {
+    let taken: unknown;
+    try {
+      taken = this.tally.take(chunk);
+    } catch (err) {
+      this.fail(err);
+      return false;
+    }
+    if (taken === true) {
+      if (this.accept(chunk)) return true;
+      this.blocked = true;
+      return false;
+    }
+    if (!isThenable(taken)) return true;
+    // A meta entry whose onMeta is async: later outputs wait until it settles, as they did
+    // behind a Writable's callback.
+    this.#pendingMeta.add(taken);
+    this.blocked = true;
+    taken.then(
+      () => {
+        this.#pendingMeta.delete(taken);
+        this.wantMore();
+      },
+      (err: unknown) => this.fail(err),
     );
-  else callback();
+    return false;
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.onEnd();
+  }
 }
 
 /** Sink for `run()` and continuous mode: outputs are counted and let go. */
-export function countingSink(tally: OutputTally, highWaterMark: number): Writable {
-  return new Writable({
-    objectMode: true,
-    highWaterMark,
-    write(chunk: unknown, _enc: string, callback: Callback) {
-      let result: unknown;
-      try {
-        result = tally.take(chunk);
-      } catch (err) {
-        callback(toError(err));
-        return;
-      }
-      if (result === true) callback();
-      else settleMeta(result, callback);
-    },
-  });
+export class CountingSink extends OutputSink {
+  protected accept(): boolean {
+    return true;
+  }
 }
 
 /**
- * Sink for `for await`: a hand-off between the stream's writes and the iterator's `next()`.
- * It holds up to `highWaterMark` outputs; a write beyond that is acknowledged only when the
- * consumer takes one, so a slow loop body slows the whole pipeline down.
+ * Sink for `for await`: a hand-off between the last stage and the iterator's `next()`. It
+ * holds up to `highWaterMark` outputs, so a fast loop finds one ready; when full, the stage
+ * waits until the loop has taken half of them (one wake-up per half buffer, not per item).
  */
-export class IteratorSink extends Writable {
+export class IteratorSink extends OutputSink {
   #buffer: unknown[] = [];
   #head = 0;
-  #heldCallback: Callback | null = null;
   #waiter: (() => void) | null = null;
   readonly #limit: number;
+  readonly #resumeAt: number;
 
-  constructor(
-    private readonly tally: OutputTally,
-    highWaterMark: number,
-  ) {
-    super({ objectMode: true, highWaterMark });
+  constructor(tally: OutputTally, highWaterMark: number) {
+    super(tally);
     this.#limit = highWaterMark;
-    // 'finish' ends the iteration; wake a consumer waiting for the next output.
-    this.on('finish', () => this.#wake());
+    this.#resumeAt = Math.floor(highWaterMark / 2);
   }
 
-  override _write(chunk: unknown, _enc: string, callback: Callback): void {
-    let result: unknown;
-    try {
-      result = this.tally.take(chunk);
-    } catch (err) {
-      callback(toError(err));
-      return;
-    }
-    if (result !== true) {
-      settleMeta(result, callback);
-      return;
-    }
-    // Up to highWaterMark outputs wait here for the consumer, so a fast loop finds one ready
-    // without a round trip to the stream; beyond that the write waits (the Writable's own
-    // buffer then fills: `itemBound` counts both).
+  protected accept(chunk: unknown): boolean {
     this.#buffer.push(chunk);
-    if (this.buffered >= this.#limit) {
-      // Held before waking the consumer: a waiting consumer takes the output at once, which
-      // releases the held callback exactly once.
-      this.#heldCallback = callback;
-      this.#wake();
-    } else {
-      this.#wake();
-      callback();
-    }
+    this.#wake();
+    return this.#buffer.length - this.#head < this.#limit;
   }
 
-  override _destroy(err: Error | null, callback: (error: Error | null) => void): void {
-    this.#heldCallback = null;
+  protected override onEnd(): void {
     this.#wake();
-    callback(err);
   }
 
   #wake(): void {
@@ -120,11 +173,6 @@ export class IteratorSink extends Writable {
     return this.#buffer.length - this.#head;
   }
 
-  /** True once no more outputs will come (the stream finished or was torn down). */
-  get ended(): boolean {
-    return this.writableFinished || this.destroyed;
-  }
-
   /** Takes the oldest output; call only when `buffered > 0`. */
   takeOutput(): unknown {
     const value = this.#buffer[this.#head];
@@ -132,10 +180,12 @@ export class IteratorSink extends Writable {
     if (this.#head === this.#buffer.length) {
       this.#buffer = [];
       this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#buffer.length) {
+      // A loop that never quite catches up: compact, or the array grows with the item count.
+      this.#buffer = this.#buffer.slice(this.#head);
+      this.#head = 0;
     }
-    const held = this.#heldCallback;
-    this.#heldCallback = null;
-    held?.();
+    if (this.blocked && this.#buffer.length - this.#head <= this.#resumeAt) this.wantMore();
     return value;
   }
 

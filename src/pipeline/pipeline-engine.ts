@@ -1,8 +1,10 @@
 import type { Duplex } from 'node:stream';
-import { pipeline as streamPipeline, type Writable } from 'readable-stream';
+import { pipeline as streamPipeline } from 'readable-stream';
 import { AbortError, describe, invalidArg, isPrematureClose, PaipaError } from '../errors/errors';
 import { buildStages, stageCounters, type Stage } from '../stages/build-stages';
 import { FirstError } from '../errors/first-error';
+import { toError } from '../util/thenable';
+import { batchLength } from '../ingest/batch';
 import { Source } from '../ingest/source';
 import { itemBound } from './item-bound';
 import { planSteps, type StepPlan } from '../steps/normalize-steps';
@@ -12,7 +14,7 @@ import { ProgressDisplay } from '../observe/progress';
 import { renderDot, renderMermaid, type DiagramStep } from '../observe/diagram';
 import { joinStages } from '../output/join-stages';
 import { OutputIterator } from '../output/output-iterator';
-import { countingSink, IteratorSink, OutputTally } from '../output/sinks';
+import { CountingSink, IteratorSink, OutputTally, type OutputSink } from '../output/sinks';
 import { StepCounters } from '../observe/step-counters';
 import type { RunResult, StepStats } from '../types';
 import {
@@ -73,6 +75,8 @@ const asyncDispose: typeof Symbol.asyncDispose =
  */
 export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
   readonly #plans: StepPlan[];
+  /** Items per chunk from the Source to the first stage (1: one by one). */
+  readonly #sourceBatch: number;
   readonly #options: PipelineOptions & { highWaterMark: number };
   #source: Source | null = null;
   #hasInput = false;
@@ -114,6 +118,13 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
       ordered: options.ordered ?? false,
       retryDelay: options.retryDelay ?? 0,
     });
+    // A first stage of function or class steps takes the Source's items in batches (one
+    // stream hop per batch; see ingest/batch.ts). Iterator and stream steps take them one by one.
+    const first = this.#plans[0];
+    this.#sourceBatch =
+      first && (first.kind === 'func' || first.kind === 'class')
+        ? batchLength(highWaterMark, first.highWaterMark)
+        : 1;
   }
 
   /** True while the pipeline runs; false before it starts and once it has ended or failed. */
@@ -201,14 +212,14 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
   async run(): Promise<RunResult> {
     this.#claimBatch('run', 'run()');
     const tally = new OutputTally(this.#options.onMeta);
-    return this.#execute(tally, countingSink(tally, this.#options.highWaterMark));
+    return this.#execute(tally, new CountingSink(tally));
   }
 
   /** Starts continuous mode: keep feeding with `put()`, then `await stop()`. */
   start(): this {
     this.#claim('start', 'start()');
     const tally = new OutputTally(this.#options.onMeta);
-    this.#completion = this.#execute(tally, countingSink(tally, this.#options.highWaterMark));
+    this.#completion = this.#execute(tally, new CountingSink(tally));
     // The failure is reported by stop(), onFail and `ok`; never as an unhandled rejection.
     this.#completion.catch(() => {});
     return this;
@@ -256,7 +267,7 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
    */
   get inputQueued(): number {
     const source = this.#source;
-    return source === null ? 0 : source.queued + source.readableLength;
+    return source === null ? 0 : source.queued + source.bufferedItems;
   }
 
   /** Figures per step, readable at any time (zeros before the pipeline starts). */
@@ -284,7 +295,7 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
       () => {
         // The consumer left early: our own teardown, not a failure.
         this.#cancelled = true;
-        sink?.destroy();
+        if (sink !== null) this.#stages[this.#stages.length - 1]?.destroy();
       },
     );
   }
@@ -308,11 +319,8 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     this.#stages = buildStages(this.#plans, { onItemError: this.#options.onItemError });
     markSink(this.#stages);
     this.#begin();
-    // Typed as Node's Duplex: that is the type existing stream code expects (the object is a
-    // readable-stream Duplex, which implements the same interface).
-    return joinStages(this.#stages, tally, this.#options, (err) =>
-      this.#settle(err),
-    ) as unknown as Duplex;
+    // One of Node's own object-mode Duplexes (see join-stages.ts), so the type is what it is.
+    return joinStages(this.#stages, tally, this.#options, (err) => this.#settle(err));
   }
 
   #input(method: string): Source {
@@ -329,12 +337,12 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
       throw this.#stateError(method, `the input was already ended by ${this.#inputClosedBy}`);
     }
     this.#hasInput = true;
-    return (this.#source ??= new Source(this.#options.highWaterMark));
+    return (this.#source ??= new Source(this.#options.highWaterMark, this.#sourceBatch));
   }
 
   #closeInput(by: string): void {
     if (this.#inputClosedBy === null) this.#inputClosedBy = by;
-    (this.#source ??= new Source(this.#options.highWaterMark)).finish();
+    (this.#source ??= new Source(this.#options.highWaterMark, this.#sourceBatch)).finish();
   }
 
   /** Takes the pipeline for one way of running: a pipeline runs once. */
@@ -428,14 +436,22 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     }));
   }
 
-  #execute(tally: OutputTally, sink: Writable): Promise<RunResult> {
-    const source = (this.#source ??= new Source(this.#options.highWaterMark));
+  #execute(tally: OutputTally, sink: OutputSink): Promise<RunResult> {
+    const source = (this.#source ??= new Source(this.#options.highWaterMark, this.#sourceBatch));
     this.#tally = tally;
-    this.#stages = buildStages(this.#plans, { onItemError: this.#options.onItemError });
+    this.#stages = buildStages(this.#plans, {
+      onItemError: this.#options.onItemError,
+      batchedInput: this.#sourceBatch > 1,
+    });
     markSink(this.#stages);
     this.#begin();
     const signal = this.#options.signal;
-    const streams = [source, ...this.#stages, sink];
+    // The sink takes the last stage's outputs directly (see OutputSink): no stream after it.
+    sink.attach(this.#stages[this.#stages.length - 1]);
+    const streams = [source, ...this.#stages];
+    // A shutdown hook failing after a clean end makes its stage emit 'error' once pipeline()
+    // has let go of it; the run reads it from `shutdownError` instead (#shutdownError).
+    for (const stage of this.#stages) stage.on('error', () => {});
     const errors = new FirstError();
     errors.watch(streams as never);
     return new Promise<RunResult>((resolve, reject) => {
@@ -449,16 +465,28 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
       if (signal?.aborted) onAbort();
       else signal?.addEventListener('abort', onAbort, { once: true });
       streamPipeline(streams as never, (err?: Error | null) => {
-        signal?.removeEventListener('abort', onAbort);
-        this.#tearDown = null;
-        void whenClosed(streams as never).then(() => {
-          // The error that happened first, not the one the stream machinery heard of first.
-          if (err) err = errors.first ?? err;
-          err ??= this.#shutdownError();
-          const result = this.#settle(err);
-          if (err) reject(err);
-          else resolve(result!);
-        });
+        void whenClosed(streams as never)
+          // An async onMeta still settling counts as the sink still writing.
+          .then(() => sink.settled())
+          .then(
+            () => undefined,
+            (metaErr: unknown) => toError(metaErr),
+          )
+          .then((metaErr) => {
+            // Listened to until every stream closed: pipeline() may call back before the last
+            // stage has flushed (it watches that stage's writable side only), and an abort
+            // must still reach a flush that hangs.
+            signal?.removeEventListener('abort', onAbort);
+            this.#tearDown = null;
+            // The error that happened first, not the one the stream machinery heard of first.
+            // pipeline() reports success once the last stage's writable side finished; a stage
+            // that failed after that (an iterator step throwing at its end) still fails the run.
+            err = errors.first ?? err;
+            err ??= metaErr ?? this.#shutdownError();
+            const result = this.#settle(err);
+            if (err) reject(err);
+            else resolve(result!);
+          });
       });
     });
   }

@@ -14,8 +14,11 @@ export type Stage = RunnerStage | StreamStage;
 export function buildStages(plans: readonly StepPlan[], hooks: StageHooks): Stage[] {
   const stages: Stage[] = [];
   let chain: StepPlan[] = [];
+  // Only the first stage can take batches from the Source.
+  const hooksAt = (): StageHooks =>
+    stages.length === 0 ? hooks : { ...hooks, batchedInput: false };
   const flush = () => {
-    if (chain.length > 0) stages.push(new RunnerStage(chain, hooks));
+    if (chain.length > 0) stages.push(new RunnerStage(chain, hooksAt()));
     chain = [];
   };
   for (const plan of plans) {
@@ -31,7 +34,7 @@ export function buildStages(plans: readonly StepPlan[], hooks: StageHooks): Stag
       chain.push(plan);
     } else {
       flush();
-      stages.push(new RunnerStage([plan], hooks));
+      stages.push(new RunnerStage([plan], hooksAt()));
     }
   }
   flush();

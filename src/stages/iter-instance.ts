@@ -2,6 +2,7 @@ import { Duplex } from 'readable-stream';
 import { AbortError, describe, invalidArg } from '../errors/errors';
 import { isThenable, toError } from '../util/thenable';
 import type { IterStepFunction, StepContext } from '../types';
+import { unlinkReadableBuffer } from '../util/unlinked-buffer';
 
 type Callback = (err?: Error | null) => void;
 
@@ -35,6 +36,7 @@ export class IterInstance extends Duplex {
     highWaterMark: number,
   ) {
     super({ objectMode: true, highWaterMark });
+    unlinkReadableBuffer(this);
   }
 
   /** The async iterable the user's function consumes: one pending read at a time. */

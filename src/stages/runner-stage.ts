@@ -3,10 +3,17 @@ import { AbortError, unlimitedController } from '../errors/errors';
 import type { StepPlan } from '../steps/normalize-steps';
 import { StepRunner, type RunnerHost } from './step-runner';
 import type { ItemErrorHandler } from '../types';
+import { unlinkReadableBuffer } from '../util/unlinked-buffer';
+import { Batch } from '../ingest/batch';
 
 /** What a stage needs from its pipeline besides its own plans. */
 export interface StageHooks {
   onItemError?: ItemErrorHandler;
+  /**
+   * The stage's input comes from the `Source` in `Batch`es (first stage of run(), start() and
+   * for await): its writable buffer then holds one chunk, see `Batch` for the bound.
+   */
+  batchedInput?: boolean;
 }
 
 type Callback = (err?: Error | null) => void;
@@ -41,6 +48,9 @@ export class RunnerStage extends Duplex {
   /** queues[i] holds outputs of runner i waiting for runner i + 1. */
   readonly #queues: unknown[][];
   #pendingItem: unknown = undefined;
+  /** A batch being handed to runner 0; its write is acknowledged once every item is taken. */
+  #pendingBatch: unknown[] | null = null;
+  #batchIndex = 0;
   #pendingCb: Callback | null = null;
   #finalCb: Callback | null = null;
   #completed = false;
@@ -54,9 +64,10 @@ export class RunnerStage extends Duplex {
     const last = plans[plans.length - 1];
     super({
       objectMode: true,
-      writableHighWaterMark: first.highWaterMark,
+      writableHighWaterMark: hooks.batchedInput ? 1 : first.highWaterMark,
       readableHighWaterMark: last.highWaterMark,
     });
+    unlinkReadableBuffer(this);
     this.runners = plans.map((plan) => new StepRunner(plan));
     this.#queues = plans.slice(1).map(() => []);
     this.runners.forEach((runner, i) => {
@@ -75,7 +86,7 @@ export class RunnerStage extends Duplex {
       this.#hosts.push(host);
       runner.attach(host);
       runner.counters.queued =
-        i === 0 ? () => this.writableLength : () => this.#queues[i - 1].length;
+        i === 0 ? () => this.#inputQueued() : () => this.#queues[i - 1].length;
     });
   }
 
@@ -103,7 +114,31 @@ export class RunnerStage extends Duplex {
       .then(() => callback(), callback);
   }
 
+  /** Items waiting for runner 0: the writable buffer (a batch counts its items), and what is
+   * left of the batch being taken. */
+  #inputQueued(): number {
+    const batch = this.#pendingBatch;
+    let n = batch === null ? 0 : batch.length - this.#batchIndex;
+    // writableBuffer lists the chunks not yet handed to _write (at most one with batches).
+    // (After a teardown the list may hold cleared entries.)
+    const waiting = (this as unknown as { writableBuffer: ({ chunk: unknown } | null)[] })
+      .writableBuffer;
+    for (const entry of waiting) {
+      if (entry !== null) n += entry.chunk instanceof Batch ? entry.chunk.items.length : 1;
+    }
+    // A single item held until an instance is free is still waiting too.
+    if (batch === null && this.#pendingCb !== null) n++;
+    return n;
+  }
+
   override _write(chunk: unknown, _enc: string, callback: Callback): void {
+    if (chunk instanceof Batch) {
+      this.#pendingBatch = chunk.items;
+      this.#batchIndex = 0;
+      this.#pendingCb = callback;
+      this.#pump();
+      return;
+    }
     const first = this.runners[0];
     if (first.canAccept()) {
       first.accept(chunk);
@@ -147,7 +182,22 @@ export class RunnerStage extends Duplex {
             moved = true;
           }
         }
-        if (this.#pendingCb !== null && this.runners[0].canAccept()) {
+        const batch = this.#pendingBatch;
+        if (batch !== null && this.runners[0].canAccept()) {
+          const first = this.runners[0];
+          while (this.#batchIndex < batch.length && first.canAccept() && !this.destroyed) {
+            const item = batch[this.#batchIndex];
+            batch[this.#batchIndex++] = undefined;
+            first.accept(item);
+          }
+          moved = true;
+          if (this.#batchIndex === batch.length && this.#pendingCb !== null) {
+            const cb = this.#pendingCb;
+            this.#pendingCb = null;
+            this.#pendingBatch = null;
+            cb();
+          }
+        } else if (this.#pendingCb !== null && this.runners[0].canAccept()) {
           const cb = this.#pendingCb;
           const item = this.#pendingItem;
           this.#pendingCb = null;
@@ -179,6 +229,7 @@ export class RunnerStage extends Duplex {
     for (const host of this.#hosts) host.stopped = true;
     if (!this.#completed) this.#abort.abort(err ?? new AbortError('The pipeline was torn down'));
     this.#pendingCb = null;
+    this.#pendingBatch = null;
     this.#finalCb = null;
     for (const queue of this.#queues) queue.length = 0;
     this.#queued = 0;

@@ -12,6 +12,7 @@ import type { StepPlan } from '../steps/normalize-steps';
 import { StepCounters } from '../observe/step-counters';
 import { toError } from '../util/thenable';
 import type { StepContext } from '../types';
+import { unlinkReadableBuffer } from '../util/unlinked-buffer';
 
 type InstanceStream = Duplex | NodeJS.ReadWriteStream;
 
@@ -55,6 +56,7 @@ export class StreamStage extends Duplex {
       readableHighWaterMark: plan.highWaterMark,
       writableHighWaterMark: plan.highWaterMark,
     });
+    unlinkReadableBuffer(this);
     this.#plan = plan;
     this.#metaAware = plan.kind === 'stream' && ACCEPTS_META in plan.factory!;
     this.counters = new StepCounters(plan.name, plan.concurrency);
