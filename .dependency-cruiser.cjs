@@ -11,6 +11,7 @@ const LAYERS = [
   ['util/'],
   ['delivery/'],
   ['ingest/', 'flow/'],
+  ['workers/'],
   ['steps/'],
   ['observe/'],
   ['stages/', 'output/', 'generators/', 'otel/'],

@@ -117,6 +117,39 @@ function teardownTable(testCase) {
   );
 }
 
+/** One table per case (the work differs between cases), with the time to the first output. */
+function cpuTables(scenario) {
+  return scenario.cases
+    .map((testCase) => {
+      const base = reference(testCase)?.summary.ms?.median;
+      const rows = testCase.contenders.map((c) => {
+        const t = c.summary.ms;
+        return [
+          name(c),
+          ms(t?.median),
+          t ? `${ms(t.min)}–${ms(t.max)}` : '–',
+          times(t && base ? t.median / base : NaN),
+          t ? `${((t.median * 1000) / testCase.n).toFixed(1)} µs` : '–',
+          withRange(c.summary.firstOutputMs, ms),
+          mb(c.summary.vmHwmMb?.median),
+          status(c),
+        ];
+      });
+      const head = [
+        'Contender',
+        'Median time',
+        'Range',
+        'Time ÷ main thread',
+        'Per item',
+        'First output',
+        'Peak RSS',
+        'Verified',
+      ];
+      return `### ${testCase.label}\n\n${table(head, rows)}`;
+    })
+    .join('\n\n');
+}
+
 const countIn = (list = [], item) => list.filter((x) => x === item).length;
 
 function scenarioSection(scenario, targets, explanations) {
@@ -131,6 +164,7 @@ function scenarioSection(scenario, targets, explanations) {
   if (scenario.metric === 'time') lines.push(timeTable(scenario.cases[0]));
   if (scenario.metric === 'memory') lines.push(memoryTable(scenario));
   if (scenario.metric === 'teardown') lines.push(teardownTable(scenario.cases[0]));
+  if (scenario.metric === 'cpu') lines.push(cpuTables(scenario));
   lines.push('');
   for (const t of targets)
     lines.push(`- ${t.met ? '✅ met' : '❌ **missed**'}: ${t.target}. Measured: ${t.figure}.`);

@@ -126,6 +126,7 @@ function summarizeRuns(runs) {
     exitMs: of((r) => r.exitMs),
     rejectMs: of((r) => r.figures?.rejectMs),
     startedAfterThrow: of((r) => r.figures?.startedAfterThrow),
+    firstOutputMs: of((r) => r.figures?.firstOutputMs),
     warnings: countWarnings(runs),
   };
 }

@@ -150,7 +150,7 @@ const checks = {
       },
     ];
   },
-  s6([testCase]) {
+  s9([testCase]) {
     const paipa = reference(testCase);
     const [core] = byRole(testCase, 'core');
     const stream = testCase.contenders.find((c) => c.name === 'paipa stream() in stream.pipeline');
@@ -191,6 +191,37 @@ const checks = {
       },
     ];
   },
+};
+
+checks.s6 = (cases) => {
+  const [heavy, cheap] = cases;
+  const named = (testCase, text) => testCase.contenders.find((c) => c.name.includes(text));
+  const main = (testCase) => reference(testCase);
+  const two = named(heavy, 'workerStep, 2 threads');
+  const one = named(heavy, '1 thread');
+  const speedup = ratio(medianMs(main(heavy)), medianMs(two));
+  const single = ratio(medianMs(one), medianMs(main(heavy)));
+  const cheapTwo = named(cheap, 'workerStep, 2 threads');
+  const floor = named(heavy, 'by hand');
+  const floorSpeedup = floor ? ratio(medianMs(main(heavy)), medianMs(floor)) : NaN;
+  const overhead = ratio(medianMs(cheapTwo), medianMs(main(cheap)));
+  return [
+    {
+      target: `${heavy.label}: 2 threads at least 1.70× faster than the main-thread step`,
+      met: !failed(two) && !failed(main(heavy)) && speedup >= 1.7,
+      figure: `${x(speedup)} (main thread ${ms(medianMs(main(heavy)))}, 2 threads ${ms(medianMs(two))}; 2 raw threads by hand in the same run: ${x(floorSpeedup)})`,
+    },
+    {
+      target: `${heavy.label}: 1 thread at most 1.10× the main-thread step's time`,
+      met: !failed(one) && single <= 1.1,
+      figure: `${x(single)} (1 thread ${ms(medianMs(one))})`,
+    },
+    {
+      target: `${cheap.label}: 2 threads at most 3.00× the main-thread step's time`,
+      met: !failed(cheapTwo) && !failed(main(cheap)) && overhead <= 3,
+      figure: `${x(overhead)} (main thread ${ms(medianMs(main(cheap)))}, 2 threads ${ms(medianMs(cheapTwo))})`,
+    },
+  ];
 };
 
 /** @returns {{ scenario: string, target: string, met: boolean, figure: string }[]} */

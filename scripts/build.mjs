@@ -6,7 +6,7 @@
 // The build goes to a fresh folder that replaces dist/ at the end, so a process that is
 // loading dist/ meanwhile (a test, an example) never sees it half-written.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { entryPoints } from './entry-points.mjs';
@@ -35,6 +35,8 @@ try {
     writeFileSync(`${out}/${stem}.d.mts`, `export * from '${file}';\n`);
     built.push(`${entry.subpath} (${names.length} exports)`);
   }
+  // The thread side of worker steps is plain JavaScript that threads load as it is.
+  copyFileSync('src/workers/thread-entry.cjs', `${out}/workers/thread-entry.cjs`);
   rmSync('dist', { recursive: true, force: true });
   renameSync(out, 'dist');
   console.log(`built dist/: ${built.join(', ')}`);

@@ -31,17 +31,27 @@ try {
     return `${name}@${version}`;
   });
   run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', tarball, ...peers]);
+  // A worker step too: its thread side (dist/workers/thread-entry.cjs) and piscina must ship.
+  writeFileSync(join(dir, 'cube.mjs'), 'export const cube = (n) => n ** 3;\n');
   const program = `class Double extends Step { process(n) { return n * 2; } }
 const p = new Pipeline([[Double, 2], (n) => n + 1], { ordered: true });
 p.putAll([1, 2, 3]);
 const { count } = await p.run();
 if (count !== 3) throw new Error('wrong count ' + count);
+const cubes = [];
+const w = new Pipeline([[workerStep(require('node:path').join(dir, 'cube.mjs'), { export: 'cube' }), 2], (n) => void cubes.push(n)], { ordered: true });
+w.putAll([1, 2, 3]);
+await w.run();
+if (cubes.join() !== '1,8,27') throw new Error('worker step gave ' + cubes.join());
 console.log('ok');`;
   writeFileSync(
     join(dir, 'check.cjs'),
-    `const { Pipeline, Step } = require('paipa');\n(async () => {\n${program}\n})();`,
+    `const { Pipeline, Step, workerStep } = require('paipa');\nconst dir = __dirname;\n(async () => {\n${program}\n})();`,
   );
-  writeFileSync(join(dir, 'check.mjs'), `import { Pipeline, Step } from 'paipa';\n${program}`);
+  writeFileSync(
+    join(dir, 'check.mjs'),
+    `import { Pipeline, Step, workerStep } from 'paipa';\nimport { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\nconst dir = import.meta.dirname;\n${program}`,
+  );
   for (const file of ['check.cjs', 'check.mjs']) {
     const out = run(process.execPath, [file]).trim();
     if (out !== 'ok') throw new Error(`${file} printed ${out}`);
@@ -132,7 +142,7 @@ console.log('ok');`;
   console.log('pack check: tsc --strict --target es2022 --module nodenext job.ts compiles');
   const version = pkg.version;
   console.log(
-    `pack check: paipa@${version} (${files.length} files) installs and loads from CJS, ESM and TypeScript`,
+    `pack check: paipa@${version} (${files.length} files) installs and loads from CJS, ESM and TypeScript; a worker step runs`,
   );
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -33,9 +33,17 @@
  * `restart` on class steps (a budget that never runs out, so faults stay as fatal as without
  * it) and a `timeout` long enough never to fire (the timed call path, with the same outcomes).
  */
+const { join } = require('node:path');
 const { Readable, Transform, Writable, pipeline } = require('node:stream');
 
 const STEP_KINDS = ['sync', 'async', 'class', 'iter', 'stream'];
+/**
+ * A workerStep (threads running scripts/random-pipeline-worker.mjs): not in STEP_KINDS, so only
+ * the specs that ask for it start threads. It has no faults of its own (the model's faults are
+ * raised by closures over this run's state, which threads do not share) and at most 2 threads.
+ */
+const WORKER_KIND = 'worker';
+const WORKER_MODULE = join(__dirname, 'random-pipeline-worker.mjs');
 const OPS = ['id', 'scale', 'filter', 'dup'];
 const MODES = ['run', 'iterate', 'stream'];
 const INPUTS = ['array', 'sync', 'async'];
@@ -80,19 +88,24 @@ function applyOp(op, x) {
   }
 }
 
-const isWorkerKind = (kind) => kind === 'sync' || kind === 'async' || kind === 'class';
+/** Kinds run by the function-step runner: one output per item, retries, order (worker steps too). */
+const isWorkerKind = (kind) =>
+  kind === 'sync' || kind === 'async' || kind === 'class' || kind === WORKER_KIND;
 
 /** Makes a generated step legal: dup only where one input may give two outputs, order rules. */
 function normalizeStep(step) {
   const out = { ...step };
   if (isWorkerKind(out.kind) && out.op === 'dup') out.op = 'scale';
   if (!isWorkerKind(out.kind) && out.concurrency > 1) out.ordered = false;
-  if (!isWorkerKind(out.kind)) {
+  // Flow control is not for worker steps here: the model checks it through the step's own
+  // closures, which do not reach threads.
+  if (!isWorkerKind(out.kind) || out.kind === WORKER_KIND) {
     delete out.keyBy;
     delete out.timeout;
   }
   if (out.kind !== 'class') delete out.restart;
   for (const key of ['keyBy', 'timeout', 'restart']) if (!out[key]) delete out[key];
+  if (out.kind === WORKER_KIND) out.concurrency = Math.min(out.concurrency, 2);
   return out;
 }
 
@@ -109,7 +122,7 @@ function model(spec) {
   steps.forEach((step, i) => {
     reach.push(values);
     for (const f of spec.faults) {
-      if (f.step % steps.length !== i || values.length === 0) continue;
+      if (f.step % steps.length !== i || values.length === 0 || step.kind === WORKER_KIND) continue;
       const value = values[f.pick % values.length];
       if (!faultAt[i].has(value)) faultAt[i].set(value, f);
     }
@@ -187,7 +200,9 @@ async function runSpec(spec, lib, env) {
   const boundApplies =
     (spec.mode === 'run' || (spec.mode === 'iterate' && !KNOWN_BUGS.forAwaitExceedsBound)) &&
     spec.input !== 'array' &&
-    spec.steps.every((s) => isWorkerKind(s.kind));
+    spec.steps.every((s) => isWorkerKind(s.kind)) &&
+    // Items a worker step drops are dropped in a thread, where this run cannot count them.
+    !spec.steps.some((s) => s.kind === WORKER_KIND && s.op === 'filter');
 
   const probes = spec.steps.map(() => ({
     inFlight: 0,
@@ -259,6 +274,12 @@ async function runSpec(spec, lib, env) {
       return outs.length ? outs[0] : undefined;
     };
     switch (step.kind) {
+      case WORKER_KIND:
+        return [
+          lib.workerStep(WORKER_MODULE, { export: step.op, name: options.name }),
+          step.concurrency,
+          options,
+        ];
       case 'sync':
         return [
           (x) => {
@@ -489,6 +510,7 @@ async function runSpec(spec, lib, env) {
     stepHooks: tracked.stepShutdowns === tracked.stepInits,
     streamsClosed: tracked.streams.every((s) => s.closed),
     sourceClosed: src.finished || src.failed || src.returned,
+    threadsEnded: env.threadsRunning ? env.threadsRunning() === 0 : true,
   });
   const onSettled = (err, isFailure) => {
     settlements++;
@@ -779,6 +801,7 @@ function randomSpec(rand, maxItems = 300) {
 
 module.exports = {
   STEP_KINDS,
+  WORKER_KIND,
   OPS,
   MODES,
   INPUTS,

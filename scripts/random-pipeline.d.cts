@@ -1,5 +1,5 @@
 /** Types of random-pipeline.cjs (random pipelines for the property test and the soak run). */
-export type StepKind = 'sync' | 'async' | 'class' | 'iter' | 'stream';
+export type StepKind = 'sync' | 'async' | 'class' | 'iter' | 'stream' | 'worker';
 export type Op = 'id' | 'scale' | 'filter' | 'dup';
 export type Mode = 'run' | 'iterate' | 'stream';
 export type Input = 'array' | 'sync' | 'async';
@@ -51,6 +51,8 @@ export interface Env {
   /** Waits for the run (fast-check's scheduler releases the paused steps meanwhile). */
   waitFor<T>(promise: Promise<T>): Promise<T>;
   timeoutMs: number;
+  /** Worker threads still running; checked (must be 0) when the run settles. */
+  threadsRunning?: () => number;
 }
 
 export interface RunStats {
@@ -69,6 +71,7 @@ export interface RunStats {
 }
 
 export const STEP_KINDS: StepKind[];
+export const WORKER_KIND: 'worker';
 export const OPS: Op[];
 export const MODES: Mode[];
 export const INPUTS: Input[];

@@ -22,6 +22,8 @@ export type {
   StreamFactory,
   StepDefinition,
 } from './steps/step-kinds';
+export { workerStep } from './workers/worker-step';
+export type { WorkerStep, WorkerStepOptions } from './workers/worker-step';
 export { AbortError, PaipaError, SkipEntry, errorOrigin } from './errors/errors';
 export { SOURCE_ACK } from './delivery/tracked';
 export type { ErrorOrigin, PaipaErrorCode } from './errors/errors';

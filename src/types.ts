@@ -96,7 +96,7 @@ export interface StepStats {
    * abort, a `break`): their results, if any, were dropped.
    */
   abandoned: number;
-  /** Instances replaced after a failure (`restart` option). */
+  /** Instances replaced after a failure (`restart` option); a worker step's threads replaced after a crash. */
   restarts: number;
   /** Items being processed right now. */
   busy: number;

@@ -191,3 +191,16 @@ test('the metrics example serves OpenTelemetry figures at /metrics that match p.
   expect(figure(stdout, /parse received:/)).toBe(150);
   expect(stdout).toMatch(/metrics match stats: yes/);
 });
+
+test("the CPU-bound example scores every record on worker threads with the main thread's results", async () => {
+  // A small input: the example's figures are its point, the test checks its results.
+  const { code, stdout, stderr } = await runExample('cpu-bound.mjs', ['2000']);
+  expect(stderr).toBe('');
+  expect(code).toBe(0);
+  expect(figure(stdout, /records:/)).toBe(2000);
+  expect(figure(stdout, /users:/)).toBe(50);
+  expect(figure(stdout, /scored in threads:/)).toBe(2000);
+  expect(figure(stdout, /thread restarts:/)).toBe(0);
+  expect(stdout).toMatch(/speedup:\s+\d+\.\d\dx on \d+ cores/);
+  expect(stdout).toMatch(/same results:\s+yes/);
+});

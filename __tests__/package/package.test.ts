@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
@@ -51,4 +53,40 @@ const cjs = createRequire(import.meta.url)('paipa');
 const names = (o) => Object.keys(o).filter((k) => k !== 'default' && k !== '__esModule').sort();
 console.log(JSON.stringify(names(esm)) === JSON.stringify(names(cjs)) && names(esm).length > 5);`;
   expect(node(['--input-type=module', '-e', code]).trim()).toBe('true');
+});
+
+test('a worker step runs through the built package, and the process exits by itself', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'paipa-e2e-'));
+  try {
+    writeFileSync(
+      join(dir, 'digest.mjs'),
+      `import { createHash } from 'node:crypto';
+let salt = '';
+export function setup(options) { salt = options.salt; }
+export function digest(line) { return createHash('sha256').update(salt + line).digest('hex').slice(0, 8); }
+`,
+    );
+    const code = `import { Pipeline, workerStep } from 'paipa';
+const digest = workerStep(new URL('file://${dir}/digest.mjs'), { export: 'digest', setupOptions: { salt: 's' } });
+const out = [];
+const p = new Pipeline([(s) => s.trim(), [digest, 2], (h) => void out.push(h)], { ordered: true });
+p.putAll(['a ', ' b', 'c']);
+const result = await p.run();
+console.log(JSON.stringify({ out, stats: result.steps[1] }));`;
+    const started = Date.now();
+    const printed = JSON.parse(node(['--input-type=module', '-e', code]).trim());
+    const sha = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 8);
+    expect(printed.out).toEqual([sha('sa'), sha('sb'), sha('sc')]);
+    expect(printed.stats).toMatchObject({
+      name: 'digest',
+      concurrency: 2,
+      in: 3,
+      out: 3,
+      restarts: 0,
+    });
+    // Nothing kept the process alive after the run (the 20 s timeout of node() would fail).
+    expect(Date.now() - started).toBeLessThan(15_000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -17,8 +17,10 @@
 import { getEventListeners } from 'node:events';
 import { Readable, Transform, Writable } from 'node:stream';
 import { runInThisContext } from 'node:vm';
-import { Pipeline, Step, iterStep, streamStep } from '../../src';
+import { join } from 'node:path';
+import { Pipeline, Step, iterStep, streamStep, workerStep } from '../../src';
 import { nextTurn } from '../support/helpers';
+import { trackThreads } from '../support/threads';
 
 const realProcess = runInThisContext('process') as NodeJS.Process;
 const RUNS = 10_000;
@@ -40,8 +42,19 @@ const failOn3 = (n: number) => {
 };
 
 /** One small pipeline; which mode and which fault depends on `i`. */
-async function runOne(i: number, signal: AbortSignal, sink: Writable): Promise<void> {
+function runOne(i: number, signal: AbortSignal, sink: Writable): Promise<void> {
+  return runOneWith(null, i, signal, sink);
+}
+
+/** `runOne` with `first` (if given) as the first step. */
+async function runOneWith(
+  first: unknown,
+  i: number,
+  signal: AbortSignal,
+  sink: Writable,
+): Promise<void> {
   const steps: unknown[] = [
+    ...(first === null ? [] : [first]),
     [async (n: number) => n + 1, 2],
     Doubler,
     i % 2
@@ -213,4 +226,45 @@ describe('leak gates', () => {
     },
     120_000,
   );
+
+  test('worker-step pipelines in every mode leave no thread, handle or listener behind', async () => {
+    const events = { warning: [] as string[], unhandledRejection: 0, uncaughtException: 0 };
+    const onWarning = (w: Error) => events.warning.push(`${w.name}: ${w.message}`);
+    const onRejection = () => events.unhandledRejection++;
+    const onException = () => events.uncaughtException++;
+    realProcess.on('warning', onWarning);
+    realProcess.on('unhandledRejection', onRejection);
+    realProcess.on('uncaughtException', onException);
+    const tracker = trackThreads();
+    const square = workerStep<number, number>(
+      join(__dirname, '..', 'workers', 'fixtures', 'square.mjs'),
+    );
+    const controller = new AbortController();
+    const sink = new Writable({ objectMode: true, write: (_c, _e, cb) => cb() });
+    const signalBaseline = getEventListeners(controller.signal, 'abort').length;
+    const sinkBaseline = listenerCounts(sink);
+    const resourceBaseline = resourceCounts();
+    const stillRunning: string[] = [];
+    try {
+      // Each mode of runOne, with a worker step of two threads in front: 3 rounds of 8 modes.
+      for (let i = 0; i < 24; i++) {
+        await runOneWith([square, 2], i, controller.signal, sink);
+        const running = tracker.running().length;
+        if (running > 0) stillRunning.push(`run ${i} (mode ${i % 8}): ${running} threads`);
+      }
+      for (let k = 0; k < 5; k++) await nextTurn();
+    } finally {
+      tracker.stop();
+      realProcess.off('warning', onWarning);
+      realProcess.off('unhandledRejection', onRejection);
+      realProcess.off('uncaughtException', onException);
+    }
+    expect(stillRunning).toEqual([]);
+    expect(tracker.running()).toEqual([]);
+    expect(tracker.threads.length).toBe(48);
+    expect(getEventListeners(controller.signal, 'abort').length).toBe(signalBaseline);
+    expect(grownResources(resourceBaseline)).toEqual([]);
+    expect(listenerCounts(sink)).toEqual(sinkBaseline);
+    expect(events).toEqual({ warning: [], unhandledRejection: 0, uncaughtException: 0 });
+  }, 60_000);
 });

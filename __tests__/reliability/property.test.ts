@@ -18,6 +18,7 @@ import {
   MODES,
   OPS,
   STEP_KINDS,
+  WORKER_KIND,
   normalizeStep,
   runSpec,
   type FaultSpec,
@@ -25,10 +26,11 @@ import {
   type StepSpec,
 } from '../../scripts/random-pipeline.cjs';
 import { delay, watchdog } from '../support/helpers';
+import { trackThreads } from '../support/threads';
 
 const stepArb: fc.Arbitrary<StepSpec> = fc
   .record({
-    kind: fc.constantFrom(...STEP_KINDS),
+    kind: fc.constantFrom(...STEP_KINDS, WORKER_KIND),
     concurrency: fc.integer({ min: 1, max: 8 }),
     highWaterMark: fc.option(fc.integer({ min: 1, max: 8 }), { nil: undefined }),
     ordered: fc.boolean(),
@@ -48,7 +50,7 @@ const faultArb = fc.record({
 
 function specArb(options: { kinds?: readonly StepSpec['kind'][]; maxItems?: number } = {}) {
   const maxItems = options.maxItems ?? 300;
-  const kinds = options.kinds ?? STEP_KINDS;
+  const kinds: readonly StepSpec['kind'][] = options.kinds ?? STEP_KINDS;
   return fc
     .record({
       steps: fc.array(
@@ -80,12 +82,19 @@ function specArb(options: { kinds?: readonly StepSpec['kind'][]; maxItems?: numb
 
 /** Runs a spec with fast-check's scheduler in charge of every pause. */
 async function check(spec: Spec, s: fc.Scheduler): Promise<string[]> {
-  const { problems } = await runSpec(spec, lib, {
-    pause: (label) => s.schedule(Promise.resolve(label), label),
-    waitFor: (promise) => s.waitFor(promise),
-    timeoutMs: 2000,
-  });
-  return problems;
+  const threads = trackThreads();
+  try {
+    const { problems } = await runSpec(spec, lib, {
+      pause: (label) => s.schedule(Promise.resolve(label), label),
+      waitFor: (promise) => s.waitFor(promise),
+      // Worker threads take tens of milliseconds to start on a busy machine.
+      timeoutMs: spec.steps.some((step) => step.kind === WORKER_KIND) ? 10_000 : 2000,
+      threadsRunning: () => threads.running().length,
+    });
+    return problems;
+  } finally {
+    threads.stop();
+  }
 }
 
 /** Same spec, no scheduler: pauses are plain event-loop turns (for the regression tests). */
@@ -105,6 +114,21 @@ describe('randomized pipelines', () => {
         expect(await check(spec, s)).toEqual([]);
       }),
       { numRuns: 700 },
+    );
+  }, 120_000);
+
+  test('with worker steps among the others: every promise holds, no thread outlives its run', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        specArb({ kinds: ['sync', 'async', 'iter', WORKER_KIND], maxItems: 200 }).filter((spec) =>
+          spec.steps.some((step) => step.kind === WORKER_KIND),
+        ),
+        fc.scheduler(),
+        async (spec, s) => {
+          expect(await check(spec, s)).toEqual([]);
+        },
+      ),
+      { numRuns: 30 },
     );
   }, 120_000);
 

@@ -1,12 +1,12 @@
 import { createHook } from 'node:async_hooks';
 
 /**
- * After every test: no timer, socket or server that the test (or the library under test)
- * created may still be alive. A pipeline that leaves a retry timer or an interval running would
- * keep a user's process alive. Resources made by the test runner itself are not counted: they
- * are recognised by their creation stack.
+ * After every test: no timer, socket, server or worker thread that the test (or the library
+ * under test) created may still be alive. A pipeline that leaves a retry timer, an interval or
+ * a thread running would keep a user's process alive. Resources made by the test runner itself
+ * are not counted: they are recognised by their creation stack.
  */
-const TRACKED = new Set(['Timeout', 'TCPWRAP', 'TCPSERVERWRAP', 'PIPEWRAP']);
+const TRACKED = new Set(['Timeout', 'TCPWRAP', 'TCPSERVERWRAP', 'PIPEWRAP', 'WORKER']);
 const live = new Map<number, { type: string; stack: string }>();
 let testRunning = false;
 

@@ -5,8 +5,9 @@ export const scenarioFiles = [
   's3-ordered-io.mjs',
   's4-memory.mjs',
   's5-teardown.mjs',
-  's6-records.mjs',
+  's6-cpu-bound.mjs',
   's7-keyed-io.mjs',
+  's9-records.mjs',
 ];
 
 export const loadScenario = async (file) => (await import(`./${file}`)).default;

@@ -7,6 +7,7 @@ import type { PipelineEngine as Pipeline } from '../pipeline/pipeline-engine';
 import type { PipelineOptions } from '../pipeline/pipeline-options';
 import type { PipelineBuilder } from './pipeline-builder';
 import type { FuncStep, IterStep, StreamStep } from '../steps/step-kinds';
+import type { WorkerStep } from '../workers/worker-step';
 import type { StepContext, StepFunction } from '../types';
 import type {
   StepClassSpec,
@@ -62,7 +63,8 @@ type Either<Given, Inferred> =
  * are checked by `CheckedSteps`. (Were `A` in every member, a wrapper would infer nonsense
  * into it: `iterStep`'s `fn` would be matched against `funcStep`'s `fn`.)
  */
-type TakesKind<A> = StepFunction<A, any> | StepClassSpec<A, any> | FuncStep | IterStep | StreamStep;
+type TakesKind<A> =
+  StepFunction<A, any> | StepClassSpec<A, any> | FuncStep | IterStep | StreamStep | WorkerStep;
 type Takes<A> =
   | TakesKind<A>
   | readonly [TakesKind<A>]

@@ -7,6 +7,7 @@
  */
 import type { Step } from '../steps/step';
 import type { FuncStep, IterStep, StreamStep } from '../steps/step-kinds';
+import type { WorkerStep } from '../workers/worker-step';
 import type { StepContext, StepFunction, StepOptions, StepResult } from '../types';
 
 /**
@@ -24,7 +25,12 @@ export type StepClassSpec<I = any, O = any> = new () => Step<any, any, any> & {
  * `unknown` for some helpers), so it is checked by `CheckedSteps`/`pipe()` instead of here.
  */
 export type StepKind<I = any, O = any> =
-  StepFunction<I, O> | StepClassSpec<I, O> | FuncStep<I, O> | IterStep<I, O> | StreamStep<any, O>;
+  | StepFunction<I, O>
+  | StepClassSpec<I, O>
+  | FuncStep<I, O>
+  | IterStep<I, O>
+  | StreamStep<any, O>
+  | WorkerStep<I, O>;
 
 /**
  * One element of a pipeline's step list, taking items of type `I` and emitting `O`: a step, or
@@ -76,7 +82,7 @@ export type StepInput<S> =
   IsUnknown<S> extends true
     ? any
     : KindOf<S> extends infer K
-      ? K extends FuncStep<infer I, any>
+      ? K extends FuncStep<infer I, any> | WorkerStep<infer I, any>
         ? I
         : K extends IterStep<infer I, any> | StreamStep<infer I, any>
           ? Loose<I>
@@ -98,7 +104,7 @@ export type StepOutput<S> =
   IsUnknown<S> extends true
     ? any
     : KindOf<S> extends infer K
-      ? K extends FuncStep<any, infer O>
+      ? K extends FuncStep<any, infer O> | WorkerStep<any, infer O>
         ? Emitted<Awaited<O>>
         : K extends IterStep<any, infer O> | StreamStep<any, infer O>
           ? Loose<O>

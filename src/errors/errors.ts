@@ -12,6 +12,8 @@ export type PaipaErrorCode =
   | 'ERR_PAIPA_NO_INPUT'
   | 'ERR_PAIPA_TIMEOUT'
   | 'ERR_PAIPA_FAILED'
+  | 'ERR_PAIPA_WORKER_LOAD'
+  | 'ERR_PAIPA_WORKER_EXITED'
   | 'ABORT_ERR';
 
 /**
@@ -19,7 +21,10 @@ export type PaipaErrorCode =
  * `ERR_PAIPA_STATE` (a method called at the wrong time, e.g. `put()` after `finish()`),
  * `ERR_PAIPA_NO_INPUT` (`run()` with nothing to run), `ERR_PAIPA_TIMEOUT` (a step call that
  * did not settle within the step's `timeout`), `ERR_PAIPA_FAILED` (`put()`, `send()` or
- * `ready()` on a pipeline that has failed: `cause` is the failure), `ABORT_ERR` (see `AbortError`).
+ * `ready()` on a pipeline that has failed: `cause` is the failure), `ABORT_ERR` (see
+ * `AbortError`), `ERR_PAIPA_WORKER_LOAD` (a worker step's module failed to load or lacks the
+ * export) and `ERR_PAIPA_WORKER_EXITED` (a worker step's thread died and the items' retries ran
+ * out).
  *
  * @example
  * try {

@@ -10,6 +10,8 @@ import type { StepPlan } from '../steps/normalize-steps';
  *   buffer, so a fast loop finds one ready): 3H in all, counting the larger;
  * - a function or class step: its writable buffer (h), n items in flight, and its readable
  *   buffer, which may overshoot h by the n results of calls already running: 2h + 2n;
+ *   for a worker step n counts every item sent to or waiting for its threads
+ *   (threads × 2 batches × batchSize);
  *   ordered mode adds up to h finished items waiting for an earlier one; `keyBy` adds up to h
  *   items waiting for their key, `rateLimit` alone one item waiting for the window;
  * - an iterator step: the stage's two buffers (2h) and, per instance, its writable buffer (h),
@@ -22,7 +24,9 @@ import type { StepPlan } from '../steps/normalize-steps';
  */
 export function itemBound(plans: readonly StepPlan[], pipelineHighWaterMark: number): number {
   let total = 3 * pipelineHighWaterMark;
-  for (const { kind, highWaterMark: h, concurrency: n, ordered, flow } of plans) {
+  for (const { kind, highWaterMark: h, concurrency, slots, ordered, flow } of plans) {
+    // A worker step holds its threads' batches: `slots` items in flight instead of n.
+    const n = slots ?? concurrency;
     if (kind === 'func' || kind === 'class') {
       const waiting = flow.keyBy ? h : flow.rateLimit ? 1 : 0;
       total += 2 * h + 2 * n + (ordered && n > 1 ? h : 0) + waiting;

@@ -6,6 +6,7 @@ import { StepCounters } from '../observe/step-counters';
 import { StreamStage } from './stream-stage';
 import { RunnerStage, type StageHooks } from './runner-stage';
 import { trackCall, trackItemError, trackPlan } from './track-calls';
+import { WorkerRuntime } from '../workers/worker-runtime';
 
 export type Stage = RunnerStage | StreamStage;
 
@@ -47,7 +48,12 @@ export function buildStages(plans: readonly StepPlan[], options: BuildOptions): 
   };
   for (const given of plans) {
     const plan = tracker === null ? given : trackPlan(given);
-    if (plan.kind === 'iter' || plan.kind === 'stream') {
+    if (plan.worker) {
+      // A worker step gets its own stage, and threads of its own for this run only.
+      flush();
+      const runtime = new WorkerRuntime(plan.worker, plan.name, plan.concurrency);
+      stages.push(new RunnerStage([{ ...plan, fn: runtime.submit, resources: runtime }], hooks));
+    } else if (plan.kind === 'iter' || plan.kind === 'stream') {
       flush();
       stages.push(new StreamStage(plan, tracker));
     } else if (plan.concurrency === 1) {

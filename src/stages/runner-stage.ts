@@ -112,7 +112,7 @@ export class RunnerStage extends Duplex {
   }
 
   _construct(callback: Callback): void {
-    if (this.runners.every((r) => r.plan.kind !== 'class')) {
+    if (this.runners.every((r) => r.plan.kind !== 'class' && !r.plan.resources)) {
       this.#initialize();
       callback();
       return;
@@ -246,7 +246,7 @@ export class RunnerStage extends Duplex {
     for (const queue of this.#queues) queue.length = 0;
     this.#queued = 0;
     // Every runner shuts down even if an earlier one's hook fails; the first failure is kept.
-    Promise.allSettled(this.runners.map((r) => r.shutDown())).then((results) => {
+    Promise.allSettled(this.runners.map((r) => r.shutDown(this.#completed))).then((results) => {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) {
         // After a clean end the stream machinery has already reported success; the pipeline

@@ -82,6 +82,10 @@ export class StepRunner {
   #stepInitialized = false;
   readonly #ordered: boolean;
   readonly #windowLimit: number;
+  /** Items in flight at most: `concurrency`, or a worker step's batched slots. */
+  readonly #slots: number;
+  /** False for a worker step: its threads report their own busy time (see BatchDispatcher). */
+  readonly #timed: boolean;
   #window: Slot[] = [];
   #windowHead = 0;
 
@@ -110,8 +114,10 @@ export class StepRunner {
     this.plan = plan;
     this.#wrapCall = wrapCall;
     this.counters = new StepCounters(plan.name, plan.concurrency);
-    this.#ordered = plan.ordered && plan.concurrency > 1;
-    this.#windowLimit = plan.concurrency + plan.highWaterMark;
+    this.#slots = plan.slots ?? plan.concurrency;
+    this.#timed = plan.worker === undefined;
+    this.#ordered = plan.ordered && this.#slots > 1;
+    this.#windowLimit = this.#slots + plan.highWaterMark;
     const { keyBy, rateLimit, restart } = plan.flow;
     this.#gated = keyBy !== undefined || rateLimit !== undefined;
     this.#parkLimit = keyBy !== undefined ? plan.highWaterMark : 1;
@@ -158,7 +164,7 @@ export class StepRunner {
 
   /** Instances that may take a new item: idle or not yet made, less those retries hold. */
   #freeCapacity(): number {
-    return this.#idle.length + this.plan.concurrency - this.#instances.length - this.#reserved;
+    return this.#idle.length + this.#slots - this.#instances.length - this.#reserved;
   }
 
   /** Hands an item or meta entry to an idle instance; call only when `canAccept()`. */
@@ -287,7 +293,7 @@ export class StepRunner {
         return candidate;
       }
     }
-    return this.#instances.length < this.plan.concurrency ? this.#newInstance() : null;
+    return this.#instances.length < this.#slots ? this.#newInstance() : null;
   }
 
   /**
@@ -332,7 +338,7 @@ export class StepRunner {
       return;
     }
     // Reading the clock costs more than a cheap step itself, so busy time is sampled.
-    const t0 = this.counters.shouldTime() ? performance.now() : -1;
+    const t0 = this.#timed && this.counters.shouldTime() ? performance.now() : -1;
     let result: unknown;
     try {
       result = instance.call(item, instance.ctx);
@@ -435,7 +441,7 @@ export class StepRunner {
     else if (counters.sink && !skip) counters.stored++;
     else counters.skipped++;
     if (job !== null) this.#ended(job);
-    if (slot === null && this.plan.concurrency > 1) {
+    if (slot === null && this.#slots > 1) {
       // Unordered with several instances: the instance takes its next item before this result
       // travels on, so an I/O-bound step starts its next call as early as a promise pool would.
       // The item stays counted in flight until it is emitted, so the stage cannot end before.
@@ -545,7 +551,7 @@ export class StepRunner {
       started: true,
     };
     retry.attempt = attempt;
-    retry.avoid = this.plan.concurrency > 1 ? instance : null;
+    retry.avoid = this.#slots > 1 ? instance : null;
     retry.avoidGeneration = instance.generation;
     this.#reserved++;
     this.#idle.push(instance);
@@ -691,9 +697,13 @@ export class StepRunner {
     return step;
   }
 
-  /** Makes the class instances and runs the start-up hooks in their documented order. */
+  /** Starts the step's resources, or makes the class instances and runs their start-up hooks. */
   async setUp(): Promise<void> {
     const plan = this.plan;
+    if (plan.resources) {
+      const host = this.#host;
+      await plan.resources.start({ fail: (err) => host.fail(err), counters: this.counters });
+    }
     if (plan.kind !== 'class') return;
     for (const instance of this.#instances) this.#makeStep(instance);
     await this.#guardAsync(() => this.#instances[0].step!.stepInitialize(), 0);
@@ -707,8 +717,11 @@ export class StepRunner {
     );
   }
 
-  /** Cancels retry timers and runs each shutdown hook exactly once (initialized instances only). */
-  async shutDown(): Promise<void> {
+  /**
+   * Cancels retry timers and runs each shutdown hook exactly once (initialized instances only);
+   * stops the step's resources (`completed`: the stage ended normally).
+   */
+  async shutDown(completed = false): Promise<void> {
     // Items still inside at teardown never finish (late results are dropped): count them, with
     // the items waiting for their turn behind keyBy or rateLimit.
     let waiting = 0;
@@ -718,6 +731,7 @@ export class StepRunner {
     if (!this.counters.endedAt) this.counters.endedAt = performance.now();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
+    if (this.plan.resources) await this.plan.resources.stop(completed);
     clearTimeout(this.#rateTimer);
     this.#rateTimer = undefined;
     this.#retries = [];

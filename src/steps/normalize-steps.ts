@@ -2,6 +2,8 @@ import { describe, invalidArg, outOfRange } from '../errors/errors';
 import { isStepClass, type StepClass } from './step';
 import { definitionKind, type StreamFactory } from './step-kinds';
 import { FLOW_KEYS, planFlow, type FlowPlan } from '../flow/flow-options';
+import { workerSlots, type StepResources } from '../workers/worker-runtime';
+import { isWorkerStep, type WorkerStep } from '../workers/worker-step';
 import type { IterStepFunction, RetryDelay, StepFunction, StepOptions } from '../types';
 import {
   checkBoolean,
@@ -30,6 +32,15 @@ export interface StepPlan {
   factory?: StreamFactory;
   /** Flow control: keyBy, rateLimit, timeout, restart (each undefined when not set). */
   flow: FlowPlan;
+  /** A worker step's definition: `concurrency` is its number of threads. */
+  worker?: WorkerStep;
+  /**
+   * Items the function-step runner may hold at once, when that is not `concurrency`: a worker
+   * step's threads take their items in batches (see `workerSlots`).
+   */
+  slots?: number;
+  /** Per-run resources the stage starts and stops with the run (set by `buildStages`). */
+  resources?: StepResources;
 }
 
 export interface StepDefaults {
@@ -120,10 +131,13 @@ function planStep(spec: unknown, position: number, defaults: StepDefaults): Step
     maxRetries: maxRetries as number,
     retryDelay: opts.retryDelay ?? defaults.retryDelay,
     options: opts,
+    ...(base.worker && { slots: workerSlots(concurrency as number, base.worker.batchSize) }),
   };
 }
 
-type StepBase = Pick<StepPlan, 'kind' | 'fn' | 'ctor' | 'iterFn' | 'factory'> & { name?: string };
+type StepBase = Pick<StepPlan, 'kind' | 'fn' | 'ctor' | 'iterFn' | 'factory' | 'worker'> & {
+  name?: string;
+};
 
 /** Above this, a class step is refused: its instances are all made (and initialized) up front. */
 export const MAX_CLASS_INSTANCES = 100_000;
@@ -135,6 +149,7 @@ function resolveKind(step: unknown, where: string): StepBase {
     }
     return { kind: 'class', ctor: step, name: step.name || undefined };
   }
+  if (isWorkerStep(step)) return { kind: 'func', worker: step, name: step.name };
   const defined = definitionKind(step);
   if (defined === 'func') {
     const d = step as { fn: StepFunction; name?: string };
@@ -164,6 +179,6 @@ function resolveKind(step: unknown, where: string): StepBase {
     return { kind: 'func', fn: step as StepFunction, name: step.name || undefined };
   }
   throw invalidArg(
-    `${where}: expected a function, a Step subclass, or funcStep()/iterStep()/streamStep(), got ${describe(step)}`,
+    `${where}: expected a function, a Step subclass, or funcStep()/iterStep()/streamStep()/workerStep(), got ${describe(step)}`,
   );
 }

@@ -1,4 +1,4 @@
-// Scenario 6: object records, the workload users bring. ~100-byte records from a lazy
+// Scenario 9: object records, the workload users bring. ~100-byte records from a lazy
 // generator; each of 3 steps builds a new object with a spread (as application code does);
 // a sink takes each record. Time and peak RSS: allocation per item and how long each object
 // stays reachable show up here, not in S1's small integers.
@@ -135,7 +135,7 @@ export const contenders = [
 ];
 
 export default {
-  id: 's6',
+  id: 's9',
   title: 'Object records',
   what: '~100-byte records from a lazy generator through 3 steps that each build a new object with a spread, then a sink; time and peak RSS',
   metric: 'time',
