@@ -29,7 +29,9 @@ export function trackCall(call: Call, tracker: AckTracker): Call {
       result = undefined;
     }
     if (!isThenable(result)) return settle(tracker, item, result, ctx);
-    return result.then(
+    // Promise.resolve: a thenable's then() need not return a chained promise (a worker step's
+    // ticket does not); for a native promise it is the same promise.
+    return Promise.resolve(result).then(
       (value) => settle(tracker, item, value, ctx),
       (err: unknown) => {
         if (!isSkip(err)) throw err;
