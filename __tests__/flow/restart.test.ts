@@ -102,9 +102,23 @@ describe('restart', () => {
         throw new Error('broken');
       }
     }
-    const p = new Pipeline([[Flaky, 1, { restart: { max: 3, withinMs: 1000 } }]]);
+    const p = new Pipeline([[Flaky, 1, { maxRetries: 1, restart: { max: 3, withinMs: 1000 } }]]);
     p.put(1);
     await expect(watchdog(p.run(), 2000, 'run')).rejects.toBe(boom);
+  });
+
+  test('a failure that fails the run is reported at once, without a restart first', async () => {
+    const { Logged, events } = logged((n) => n === 1);
+    const p = new Pipeline([[Logged, 1, { restart: { max: 5, withinMs: 10_000 } }]]);
+    p.put(1);
+    const err = (await watchdog(
+      p.run().catch((e: unknown) => e),
+      2000,
+      'run',
+    )) as Error;
+    expect(err.message).toBe('failed 1 on #0');
+    expect(events).not.toContain('initialize #1');
+    expect(events.filter((e) => e.startsWith('shutdown'))).toEqual(['shutdown #0']);
   });
 
   test('SkipEntry does not restart the instance', async () => {

@@ -476,7 +476,10 @@ export class StepRunner {
       this.#done(instance, slot, undefined, job, true);
       return;
     }
-    if (this.#budget !== null && instance.step !== undefined) {
+    // A restart only serves an item that goes on (a retry or a dead letter). A failure that
+    // fails the run is reported at once: restarting first would let a later error win.
+    const goesOn = attempt < this.plan.maxRetries || this.#host.onItemError !== undefined;
+    if (this.#budget !== null && instance.step !== undefined && goesOn) {
       this.#restart(instance, err, () =>
         this.#afterFailure(instance, item, slot, attempt, err, job),
       );
