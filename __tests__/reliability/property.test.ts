@@ -215,6 +215,24 @@ const step = (kind: StepSpec['kind'], more: Partial<StepSpec> = {}): StepSpec =>
 });
 
 describe('regressions (counterexamples found by the properties)', () => {
+  // Found by the acknowledgement property (fast-check seed 1225051882): a stage whose
+  // _construct is async (a Step class) wrote a chunk that arrived just after construction ahead
+  // of one buffered during it, so an ordered pipeline emitted [1, 0]. Fails without
+  // util/construct-in-order.ts, with acknowledgements on or off.
+  test('a write arriving as a stage finishes constructing stays behind the buffered ones', async () => {
+    const spec: Spec = {
+      ...base,
+      steps: [step('sync', { concurrency: 2, ordered: true }), step('class')],
+      items: 2,
+      input: 'async',
+      mode: 'run',
+      highWaterMark: 2,
+      acks: true,
+    };
+    expect(await replay({ ...spec, acks: false }, [1, 2, 4, 3, 5, 6])).toEqual([]);
+    expect(await replay(spec, [1, 2, 4, 3, 5, 6])).toEqual([]);
+  });
+
   // Found by the soak (seed 4150): a class step with `restart` replaced its failing instance
   // before failing the run, so a later error of another step was reported instead.
   test('a fatal failure in a step with restart is the error reported, not a later one', async () => {

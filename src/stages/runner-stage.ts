@@ -1,4 +1,5 @@
 import { Duplex } from 'readable-stream';
+import { constructedInOrder } from '../util/construct-in-order';
 import { AbortError, unlimitedController } from '../errors/errors';
 import type { StepPlan } from '../steps/normalize-steps';
 import { StepRunner, type RunnerHost } from './step-runner';
@@ -114,7 +115,7 @@ export class RunnerStage extends Duplex {
   _construct(callback: Callback): void {
     if (this.runners.every((r) => r.plan.kind !== 'class' && !r.plan.resources)) {
       this.#initialize();
-      callback();
+      constructedInOrder(this as never, callback);
       return;
     }
     // Runners set up one after another: a pipeline's steps initialize in order.
@@ -122,7 +123,7 @@ export class RunnerStage extends Duplex {
       .reduce((prev, runner) => prev.then(() => runner.setUp()), Promise.resolve())
       .then(() => {
         this.#initialize();
-        callback();
+        constructedInOrder(this as never, callback);
       }, callback);
   }
 

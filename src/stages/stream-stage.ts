@@ -1,4 +1,5 @@
 import { Duplex, finished } from 'readable-stream';
+import { constructedInOrder } from '../util/construct-in-order';
 import {
   AbortError,
   annotateError,
@@ -76,7 +77,7 @@ export class StreamStage extends Duplex {
       for (let index = 0; index < this.#plan.concurrency; index++) {
         this.#attach(this.#makeInstance(index), index);
       }
-      callback();
+      constructedInOrder(this as never, callback);
     } catch (err) {
       callback(
         annotateError(err as Error, { step: this.#plan.name, instance: this.#instances.length }),
