@@ -3,7 +3,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { expectedOf, range } from '../lib/workload.mjs';
-import { mapTransform, tallySink } from '../lib/streams.mjs';
+import { mapTransform, streamBlocks, tallySink } from '../lib/streams.mjs';
 
 const inc = (x) => x + 1;
 const dbl = (x) => x * 2;
@@ -41,22 +41,7 @@ export const contenders = [
     name: 'readable-stream@4 Transforms',
     role: 'peer',
     load: async () => {
-      const { Transform, Writable } = await import('readable-stream');
-      const map = (fn) =>
-        new Transform({
-          objectMode: true,
-          transform(chunk, _encoding, callback) {
-            callback(null, fn(chunk));
-          },
-        });
-      const sink = (tally) =>
-        new Writable({
-          objectMode: true,
-          write(chunk, _encoding, callback) {
-            tally.add(chunk);
-            callback();
-          },
-        });
+      const { mapTransform: map, tallySink: sink } = streamBlocks(await import('readable-stream'));
       return (n, tally) =>
         pipeline(Readable.from(range(n)), map(inc), map(dbl), map(dec), sink(tally));
     },

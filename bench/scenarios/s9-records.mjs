@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { expectedOf } from '../lib/workload.mjs';
-import { mapTransform, tallySink } from '../lib/streams.mjs';
+import { mapTransform, streamBlocks, tallySink } from '../lib/streams.mjs';
 
 /** A fresh ~100-byte record per item: 3 fields plus a 60-character string of its own. */
 function* records(n) {
@@ -41,22 +41,9 @@ export const contenders = [
     name: 'readable-stream@4 Transforms',
     role: 'peer',
     load: async () => {
-      const { Transform, Writable } = await import('readable-stream');
-      const map = (fn) =>
-        new Transform({
-          objectMode: true,
-          transform(chunk, _encoding, callback) {
-            callback(null, fn(chunk));
-          },
-        });
-      const sink = (tally) =>
-        new Writable({
-          objectMode: true,
-          write(chunk, _encoding, callback) {
-            tally.add(pick(chunk));
-            callback();
-          },
-        });
+      const blocks = streamBlocks(await import('readable-stream'));
+      const map = blocks.mapTransform;
+      const sink = (tally) => blocks.tallySink(tally, { pick });
       return (n, tally) =>
         pipeline(Readable.from(records(n)), map(measure), map(flag), map(score), sink(tally));
     },
