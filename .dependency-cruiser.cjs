@@ -14,7 +14,7 @@ const LAYERS = [
   ['workers/'],
   ['steps/'],
   ['observe/'],
-  ['stages/', 'output/', 'generators/', 'otel/'],
+  ['stages/', 'output/', 'generators/', 'otel/', 'redis/'],
   ['pipeline/'],
   ['chain/'],
   ['index.ts'],

@@ -54,6 +54,17 @@ export class Origin extends Tracked {
 export const SOURCE_ACK: unique symbol = Symbol.for('paipa.ack') as never;
 
 /**
+ * The method by which a source learns that the run reading it has ended: an iterable given to
+ * `putIterable()` that has a function under this key is called once with the run's error
+ * (`undefined` on success) after the last acknowledgement it will ever get was given, and the
+ * run settles only once the returned promise has. A broker source flushes its acknowledgements
+ * and closes its connections there; entries it handed out and never saw acknowledged stay with
+ * the broker. A throw (or rejection) fails a run that had succeeded, and is ignored when the run
+ * failed already. `Symbol.for('paipa.end')`.
+ */
+export const SOURCE_END: unique symbol = Symbol.for('paipa.end') as never;
+
+/**
  * Marks a stream-step factory whose streams understand envelopes: the stage writes `Tracked`
  * items into them and they emit `Tracked` outputs carrying the origins of what they hold
  * (e.g. `timedChunk`: a batch carries its members' origins). Other stream steps cannot say

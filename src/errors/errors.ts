@@ -14,6 +14,7 @@ export type PaipaErrorCode =
   | 'ERR_PAIPA_FAILED'
   | 'ERR_PAIPA_WORKER_LOAD'
   | 'ERR_PAIPA_WORKER_EXITED'
+  | 'ERR_PAIPA_REDIS'
   | 'ABORT_ERR';
 
 /**
@@ -23,8 +24,9 @@ export type PaipaErrorCode =
  * did not settle within the step's `timeout`), `ERR_PAIPA_FAILED` (`put()`, `send()` or
  * `ready()` on a pipeline that has failed: `cause` is the failure), `ABORT_ERR` (see
  * `AbortError`), `ERR_PAIPA_WORKER_LOAD` (a worker step's module failed to load or lacks the
- * export) and `ERR_PAIPA_WORKER_EXITED` (a worker step's thread died and the items' retries ran
- * out).
+ * export), `ERR_PAIPA_WORKER_EXITED` (a worker step's thread died and the items' retries ran
+ * out) and `ERR_PAIPA_REDIS` (`paipa/redis`: Redis unreachable at start, or away for longer
+ * than `reconnectLimitMs`; the message names the address).
  *
  * @example
  * try {

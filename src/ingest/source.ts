@@ -5,7 +5,7 @@ import { Batch } from './batch';
 import { MetaEntry } from './meta';
 import { isThenable, toError } from '../util/thenable';
 import type { AckTracker } from '../delivery/ack-tracker';
-import { SOURCE_ACK, type Origin } from '../delivery/tracked';
+import { SOURCE_ACK, SOURCE_END, type Origin } from '../delivery/tracked';
 
 type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
 
@@ -40,6 +40,8 @@ export class Source extends Readable {
   #tracker: AckTracker | null = null;
   /** The lazy source's own acknowledgement method (see SOURCE_ACK). */
   #notify: ((item: unknown, seq: number) => unknown) | null = null;
+  /** The lazy source's end hook (see SOURCE_END), called once by `end()`. */
+  #onEnd: ((err: Error | undefined) => unknown) | null = null;
   /** Waiting for room (ready()/send()): called once the queue is below the high-water mark. */
   #roomWaiters: (() => void)[] = [];
 
@@ -143,9 +145,29 @@ export class Source extends Readable {
       this.#notify = (item, seq) =>
         (ack as (i: unknown, s: number) => unknown).call(iterable, item, seq);
     }
+    const end = (iterable as { [SOURCE_END]?: unknown })[SOURCE_END];
+    if (typeof end === 'function') {
+      this.#onEnd = (err) => (end as (e: Error | undefined) => unknown).call(iterable, err);
+    }
     this.#finished = true;
     this.#lazy = true;
     if (this.#wanted) this.#flush();
+  }
+
+  /**
+   * Tells the attached iterable that the run has ended (SOURCE_END), once; resolves with the
+   * hook's own error, if it threw or rejected.
+   */
+  async end(err: Error | undefined): Promise<Error | undefined> {
+    const onEnd = this.#onEnd;
+    this.#onEnd = null;
+    if (onEnd === null) return undefined;
+    try {
+      await onEnd(err);
+      return undefined;
+    } catch (endErr) {
+      return toError(annotateError(endErr, { step: SOURCE_NAME, instance: 0 }));
+    }
   }
 
   finish(): void {

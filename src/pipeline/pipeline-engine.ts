@@ -422,7 +422,7 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
         const completion = this.#execute(tally, sink);
         completion.catch(() => {});
         const tracker = this.#tracker;
-        return { sink, completion, delivery: tracker && iterationDelivery(tracker) };
+        return { sink, completion, delivery: tracker && iterationDelivery(tracker, this.#source!) };
       },
       () => {
         // The consumer left early: our own teardown, not a failure. What it had not finished
@@ -654,6 +654,19 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
             // (A for await loop may still hold outputs: its iterator ends the tracker instead.)
             if (!err && tracker !== null && this.#mode !== 'iterate') err = tracker.finish();
             if (err) this.#failed(err);
+            return err;
+          })
+          // A broker source flushes its acknowledgements and closes its connections before
+          // the run settles (SOURCE_END); its failure fails a run that had succeeded.
+          // Under acknowledgements a for await loop may still hold outputs whose acks are to
+          // come: its iterator calls the hook once it has taken the last (iterationDelivery).
+          .then(async (err) => {
+            const loopEnds = this.#mode === 'iterate' && tracker !== null && !err;
+            const endErr = loopEnds ? undefined : await source.end(err ?? undefined);
+            if (!err && endErr) {
+              err = endErr;
+              this.#failed(err);
+            }
             const result = this.#settle(err);
             if (err) reject(err);
             else resolve(result!);
@@ -761,7 +774,7 @@ function handOffCounted(last: Stage, tracker: AckTracker): void {
  * for await: an output is handed on once the loop asks for the next one (its body finished
  * with it); a `break` or a throw in the body leaves it unacknowledged.
  */
-function iterationDelivery(tracker: AckTracker) {
+function iterationDelivery(tracker: AckTracker, source: Source) {
   let taken: Origins | null = null;
   return {
     unwrap(chunk: unknown): unknown {
@@ -777,7 +790,9 @@ function iterationDelivery(tracker: AckTracker) {
     },
     end: async () => {
       await tracker.drained();
-      return tracker.finish();
+      const err = tracker.finish();
+      const endErr = await source.end(err);
+      return err ?? endErr;
     },
   };
 }
