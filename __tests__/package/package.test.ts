@@ -38,6 +38,20 @@ test("import { Pipeline } from 'paipa' loads the ES module build and runs a pipe
   expect(node(['--input-type=module', '-e', code]).trim()).toBe('[3,5,7]');
 });
 
+test('the core loads none of the optional peer dependencies (redis, @opentelemetry/api)', () => {
+  const code = `require('paipa');
+const loaded = Object.keys(require.cache).filter((f) => /node_modules[\\\\/](redis|@redis|@opentelemetry)[\\\\/]/.test(f));
+console.log(JSON.stringify(loaded));`;
+  expect(JSON.parse(node(['-e', code]).trim())).toEqual([]);
+});
+
+test("require('paipa/redis') loads node-redis, which the core never does", () => {
+  const code = `const redis = require('paipa/redis');
+const loaded = Object.keys(require.cache).some((f) => /node_modules[\\\\/]@redis[\\\\/]client[\\\\/]/.test(f));
+console.log(typeof redis.redisStreamSource, typeof redis.redisStreamSink, loaded);`;
+  expect(node(['-e', code]).trim()).toBe('function function true');
+});
+
 test('the ES module and CommonJS entry points share one implementation (one Step class)', () => {
   const code = `import { Step } from 'paipa';
 import { createRequire } from 'node:module';

@@ -36,7 +36,11 @@ export class RedisConnection {
   onReconnect: (() => void) | null = null;
   #readyWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
 
-  constructor(target: RedisTarget, reconnectLimitMs: number) {
+  /**
+   * @param commandTimeoutMs how long one command may take (node-redis fails it after that):
+   * a blocking read needs its block time and more
+   */
+  constructor(target: RedisTarget, reconnectLimitMs: number, commandTimeoutMs = 10_000) {
     this.address = target.url ?? describeClient(target.client!);
     const reconnectStrategy = (retries: number, cause: Error): number | Error => {
       if (!this.#ready) return this.#giveUp(unreachable(this.address, cause));
@@ -53,12 +57,13 @@ export class RedisConnection {
       return Math.min(50 * 2 ** retries, 1000);
     };
     const socket = { reconnectStrategy, connectTimeout: 5_000 };
+    const commandOptions = { timeout: commandTimeoutMs };
     this.client = (target.client !== undefined
       ? target.client.duplicate({
           socket: { ...target.client.options?.socket, ...socket },
-          RESP: 2,
+          commandOptions,
         } as never)
-      : createClient({ url: target.url, socket })) as unknown as RedisClientType;
+      : createClient({ url: target.url, socket, commandOptions })) as unknown as RedisClientType;
     // node-redis emits 'error' for every failed attempt; the policy above decides what counts.
     this.client.on('error', () => {});
     this.client.on('ready', () => {

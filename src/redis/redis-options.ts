@@ -22,6 +22,12 @@ export function checkTarget(fn: string, options: RedisTarget): RedisTarget {
       `Expected ${fn}() \`client\` to be a node-redis client (with duplicate()), got ${describe(client)}`,
     );
   }
+  if ((client as { options?: { RESP?: number } } | undefined)?.options?.RESP === 3) {
+    // The stream replies are read in their RESP2 shape (node-redis's default).
+    throw invalidArg(
+      `Expected ${fn}() \`client\` to speak RESP2 (node-redis's default), got a client made with RESP: 3`,
+    );
+  }
   return url !== undefined ? { url } : { client };
 }
 

@@ -34,7 +34,11 @@ export interface RedisStreamSourceOptions extends RedisTarget {
   maxDeliveries?: number;
   /** Where such entries go (default `${stream}:dead`). */
   deadLetterStream?: string;
-  /** End the source after this long with nothing read, claimed or in flight (default: never). */
+  /**
+   * End the source after this long with nothing to read or claim (default: never). With
+   * several consumers, make it longer than `claimIdleMs` + `claimEveryMs`, so that the
+   * entries of a consumer that died are claimed before the others end.
+   */
   endWhenIdleMs?: number;
   /**
    * A redelivered entry (delivered before: its consumer crashed, or it was claimed) is handed
@@ -116,6 +120,9 @@ export class RedisStreamSource implements AsyncIterable<RedisStreamEntry> {
   #acks: AckBatcher | null = null;
   #renewTimer: NodeJS.Timeout | null = null;
   #iterated = false;
+  /** close(): no more reads; what was read is still handed out. */
+  #closing = false;
+  /** Nothing more is handed out. */
   #closed = false;
   #ended: Promise<void> | null = null;
   #endResolve: (() => void) | null = null;
@@ -206,11 +213,13 @@ export class RedisStreamSource implements AsyncIterable<RedisStreamEntry> {
   }
 
   /**
-   * Stops reading: the pipeline drains what it holds, the acknowledgements are sent, the
-   * connections close and the run resolves. Resolves once the connections are closed.
+   * Stops reading: the entries already read are still handed out, the pipeline drains, the
+   * acknowledgements are sent, the connections close and the run resolves. Resolves once the
+   * connections are closed.
    */
   close(): Promise<void> {
-    this.#stop();
+    this.#closing = true;
+    this.#unblock();
     if (!this.#iterated) return this.#shutdown();
     this.#ended ??= new Promise((resolve) => (this.#endResolve = resolve));
     return this.#ended;
@@ -258,9 +267,14 @@ export class RedisStreamSource implements AsyncIterable<RedisStreamEntry> {
     await this.#shutdown();
   }
 
+  /** Nothing more is handed out (the run tore down, or ended). */
   #stop(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#unblock();
+  }
+
+  #unblock(): void {
     this.#poke();
     // A read blocked on the server returns at once, as if it had timed out: nothing is
     // delivered to this consumer that the pipeline would never see.
@@ -294,7 +308,13 @@ export class RedisStreamSource implements AsyncIterable<RedisStreamEntry> {
     return (this.#opening ??= (async () => {
       const { reconnectLimitMs, stream, group } = this.#options;
       const commands = new RedisConnection(this.#target, reconnectLimitMs);
-      const reader = new RedisConnection(this.#target, reconnectLimitMs);
+      // A blocking read must not time out before the server answers it, or the entries it
+      // delivered would sit in this consumer's pending list unseen until the next restart.
+      const reader = new RedisConnection(
+        this.#target,
+        reconnectLimitMs,
+        this.#options.blockMs + 30_000,
+      );
       this.#commands = commands;
       this.#reader = reader;
       // After a lost connection, read this consumer's pending list again: a read whose reply
@@ -356,6 +376,7 @@ export class RedisStreamSource implements AsyncIterable<RedisStreamEntry> {
         await this.#waitForAck();
         continue;
       }
+      if (this.#closing) return { done: true, value: undefined };
       if (await this.#fill()) continue;
       if (this.#idleEnough()) return { done: true, value: undefined };
     }
@@ -420,7 +441,7 @@ export class RedisStreamSource implements AsyncIterable<RedisStreamEntry> {
       }
       return await this.#readNew();
     } catch (err) {
-      if (this.#closed) return false;
+      if (this.#closed || this.#closing) return false;
       const commands = this.#commands!;
       const reconnecting = [reader, commands].filter((c) => !c.client.isReady);
       if (reconnecting.length === 0) throw err;
@@ -562,14 +583,18 @@ export class RedisStreamSource implements AsyncIterable<RedisStreamEntry> {
     return new Map(pending.map((p) => [String(p.id), Number(p.deliveriesCounter)]));
   }
 
-  /** endWhenIdleMs: nothing read, claimed or held for that long, and a sweep found nothing. */
+  /** endWhenIdleMs: nothing read or claimed for that long, and a sweep found nothing. */
   #idleEnough(): boolean {
     const idleEnd = this.#options.endWhenIdleMs;
-    if (idleEnd === undefined || this.#held.size > 0) return false;
+    // Entries still held do not count: a step may hold them until the input ends (chunk).
+    if (idleEnd === undefined) return false;
     if (Date.now() - this.#lastEntryAt < idleEnd) return false;
     if (this.#claimCursor !== '0-0' || this.#phase === 'history') return false;
-    // A sweep that ran after the idle time began found nothing to claim.
-    return this.#nextSweepAt - this.#options.claimEveryMs >= this.#lastEntryAt;
+    // Only once a sweep that ran after the idle time began found nothing to claim: if the
+    // last one is older, one runs now.
+    if (this.#nextSweepAt - this.#options.claimEveryMs >= this.#lastEntryAt) return true;
+    this.#nextSweepAt = 0;
+    return false;
   }
 }
 
