@@ -37,7 +37,7 @@ describe('redisStreamSource', () => {
   test('yields every entry once with its id, stream, fields and a delivery count of 1, and acknowledges each', async () => {
     const { stream, ids, source } = await prepared(500);
     const seen: RedisStreamEntry[] = [];
-    const result = await watchdog(
+    await watchdog(
       new Pipeline([(e: RedisStreamEntry) => void seen.push(e)]).putIterable(source).run(),
       20_000,
     );
