@@ -5,11 +5,9 @@ import {
   Pipeline,
   SkipEntry,
   Step,
-  streamStep,
   timedChunk,
   type PipelineOptions,
 } from '../../src';
-import { Transform } from 'node:stream';
 import { deferred, delay, range, watchdog } from '../support/helpers';
 
 /** Records acks and checks each input is acked at most once. */
@@ -318,14 +316,6 @@ describe('acknowledgements on failure, abort and break', () => {
 });
 
 describe('acknowledgements: options and step kinds', () => {
-  test('a foreign stream step with onAck is refused, naming the step', () => {
-    const upper = streamStep(
-      () => new Transform({ objectMode: true, transform: (c, _e, cb) => cb(null, c) }),
-      'passThrough',
-    );
-    expect(() => pipeline([upper], { onAck: () => {} })).toThrow(/steps\[0\] \(passThrough\)/);
-  });
-
   test('checkpointEvery must be an integer >= 1', () => {
     expect(() => pipeline([(n: number) => n], { checkpointEvery: 0 })).toThrow(/checkpointEvery/);
   });

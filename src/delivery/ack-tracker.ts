@@ -8,6 +8,13 @@ export interface AckTrackerOptions {
   checkpointEvery: number;
   /** Fails the run (an `onAck`/`onCheckpoint`/source acknowledgement threw). */
   fail: (err: unknown) => void;
+  /** What asked for acknowledgements, as error messages name it (`options.onAck`, `send()`). */
+  wantedBy?: string;
+  /**
+   * On only so that `send()` can work (continuous mode, nothing else asked): a step that cannot
+   * be tracked turns `send()` off instead of failing the run (see `cannotTrack`).
+   */
+  optional?: boolean;
 }
 
 /**
@@ -41,12 +48,20 @@ export class AckTracker {
   #error: unknown = undefined;
   /** Inputs given by send() and not done yet: rejected if the run fails. */
   readonly #waiting = new Set<Origin>();
+  /** Why nothing is acked any more (the run's failure, an abort, a break, a refusal). */
+  #closedBy: unknown = undefined;
+  /** Set when a step cannot be tracked and acknowledgements were optional. */
+  #refusal: Error | null = null;
+  wantedBy: string;
+  #optional: boolean;
 
   constructor(options: AckTrackerOptions) {
     this.#onAck = options.onAck;
     this.#onCheckpoint = options.onCheckpoint;
     this.#fail = options.fail;
     this.#checkpointEvery = options.checkpointEvery;
+    this.wantedBy = options.wantedBy ?? 'acknowledgement';
+    this.#optional = options.optional ?? false;
   }
 
   /** How the run is failed (set once the run's teardown exists). */
@@ -68,9 +83,39 @@ export class AckTracker {
     return new Origin(this.#nextSeq++, item, notify);
   }
 
+  /** An input given that travels bare (nobody asked about it): it still takes its seq. */
+  skip(): void {
+    this.#nextSeq++;
+  }
+
+  /**
+   * A step cannot say which inputs its outputs come from (`err` says which and why). When
+   * acknowledgements were asked for, that is the run's error (thrown); when they are on only
+   * for `send()`, `send()` is refused from now on and the run goes on.
+   */
+  cannotTrack(err: Error): void {
+    if (!this.#optional) throw err;
+    if (this.#refusal !== null) return;
+    this.#refusal = err;
+    this.close(err);
+  }
+
+  /** Something asks for acknowledgements after all (a SOURCE_ACK source attached later). */
+  require(wantedBy: string): void {
+    if (!this.#optional) return;
+    this.#optional = false;
+    this.wantedBy = wantedBy;
+  }
+
+  /** The reason `send()` cannot work in this run (see `cannotTrack`), or null. */
+  get refusal(): Error | null {
+    return this.#refusal;
+  }
+
   /** Resolves once `origin` is done; rejects with the run's error if it fails first. */
   wait(origin: Origin): Promise<void> {
     if (origin.done) return Promise.resolve();
+    if (this.#closed) return Promise.reject(this.#closedBy);
     return new Promise<void>((resolve, reject) => {
       origin.waiter = { resolve, reject };
       this.#waiting.add(origin);
@@ -149,8 +194,10 @@ export class AckTracker {
 
   /** The run failed or was left: nothing is acked any more; send() promises reject with `err`. */
   close(err: unknown): void {
+    if (this.#closed) return;
     this.#stopTimer();
     this.#closed = true;
+    this.#closedBy = err;
     for (const origin of this.#waiting) origin.waiter?.reject(err);
     this.#waiting.clear();
   }
