@@ -39,6 +39,8 @@ export class AckTracker {
   /** Done inputs past the completed prefix (completions out of order), by seq. */
   readonly #doneAhead = new Set<number>();
   #reported = -1;
+  /** onCheckpoint threw: it is not called again. */
+  #checkpointFailed = false;
   /** The highest seq such that every input up to it is done. */
   #prefix = -1;
   #timer: NodeJS.Timeout | undefined;
@@ -136,7 +138,6 @@ export class AckTracker {
   #releaseOne(origin: Origin): void {
     if (--origin.refs > 0 || this.#closed) return;
     origin.done = true;
-    if (this.#onCheckpoint !== undefined) this.#advance(origin.seq);
     try {
       // Not awaited (an ack is a notification), but a rejection fails the run like a throw.
       const acked = this.#onAck?.(origin.item, origin.seq);
@@ -147,6 +148,8 @@ export class AckTracker {
       this.#failWith(err);
       return;
     }
+    // After the acknowledgements: an input whose onAck threw is not in a checkpoint.
+    if (this.#onCheckpoint !== undefined) this.#advance(origin.seq);
     const waiter = origin.waiter;
     if (waiter !== null) {
       origin.waiter = null;
@@ -192,10 +195,25 @@ export class AckTracker {
     return err;
   }
 
-  /** The run failed or was left: nothing is acked any more; send() promises reject with `err`. */
+  /**
+   * The run failed, was aborted or left (a `break`): nothing is acked any more, and send()
+   * promises reject with `err`. First one last checkpoint, when the completed prefix moved on
+   * since the last call: every input up to it is done whatever happens next, and a resumable
+   * job wants it saved before it exits. It never includes an input still in flight (the prefix
+   * only counts inputs done). A throwing `onCheckpoint` here is ignored: the run's own error is
+   * the one reported, and the checkpoint saved before stays valid (resuming from it redoes more).
+   * Not when `onCheckpoint` itself failed the run.
+   */
   close(err: unknown): void {
     if (this.#closed) return;
     this.#stopTimer();
+    if (!this.#checkpointFailed) {
+      try {
+        this.#report();
+      } catch {
+        // see above: the run's error wins, the previous checkpoint stays valid
+      }
+    }
     this.#closed = true;
     this.#closedBy = err;
     for (const origin of this.#waiting) origin.waiter?.reject(err);
@@ -223,17 +241,24 @@ export class AckTracker {
   }
 
   #checkpoint(): Error | undefined {
-    if (this.#closed || this.#onCheckpoint === undefined) return undefined;
-    const prefix = this.#prefix;
-    if (prefix <= this.#reported) return undefined;
-    this.#reported = prefix;
+    if (this.#closed) return undefined;
     try {
-      this.#onCheckpoint(prefix);
+      this.#report();
     } catch (err) {
+      this.#checkpointFailed = true;
       this.#failWith(err);
       return toError(err);
     }
     return undefined;
+  }
+
+  /** Calls onCheckpoint with the completed prefix if it moved on since the last call. */
+  #report(): void {
+    if (this.#onCheckpoint === undefined) return;
+    const prefix = this.#prefix;
+    if (prefix <= this.#reported) return;
+    this.#reported = prefix;
+    this.#onCheckpoint(prefix);
   }
 
   #failWith(err: unknown): void {
