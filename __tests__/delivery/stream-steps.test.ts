@@ -1,4 +1,4 @@
-import { Transform, type TransformCallback } from 'node:stream';
+import { Duplex, Transform, type TransformCallback } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import through2 from 'through2';
 import { Pipeline, streamStep, type PipelineOptions } from '../../src';
@@ -116,6 +116,77 @@ describe('acknowledgements through a foreign Duplex (streamStep)', () => {
     expect(count).toBe(160);
     expect(sorted(h.acked)).toEqual(range(80));
     expect(h.early).toEqual([]);
+  });
+
+  test('a Duplex of the user’s own (not a Transform) is attributed by what its _write takes and pushes', async () => {
+    const h = harness((n) => [n, -n - 1]);
+    class Mirror extends Duplex {
+      constructor() {
+        super({ objectMode: true, highWaterMark: 2 });
+      }
+      override _write(n: number, _enc: string, cb: (err?: Error | null) => void) {
+        this.push(n);
+        setImmediate(() => {
+          this.push(-n - 1);
+          cb();
+        });
+      }
+      override _read() {}
+      override _final(cb: (err?: Error | null) => void) {
+        this.push(null);
+        cb();
+      }
+    }
+    const p = pipeline([[streamStep(() => new Mirror()), 2], h.reorder, h.record], {
+      onAck: h.onAck,
+    });
+    p.putAll(range(50));
+    const { count } = await watchdog(p.run());
+    expect(count).toBe(100);
+    expect(sorted(h.acked)).toEqual(range(50));
+    expect(h.early).toEqual([]);
+  });
+
+  test('a Duplex that takes its items in batches (_writev only) acks each once, after its output', async () => {
+    const h = harness((n) => [n]);
+    const batched = streamStep(
+      () =>
+        new Duplex({
+          objectMode: true,
+          highWaterMark: 4,
+          writev(chunks, cb) {
+            for (const { chunk } of chunks) this.push(chunk);
+            setImmediate(cb);
+          },
+          read() {},
+          final(cb) {
+            this.push(null);
+            cb();
+          },
+        }),
+    );
+    const p = pipeline([batched, h.reorder, h.record], { onAck: h.onAck });
+    p.putAll(range(60));
+    const { count } = await watchdog(p.run());
+    expect(count).toBe(60);
+    expect(sorted(h.acked)).toEqual(range(60));
+    expect(h.early).toEqual([]);
+  });
+
+  test('meta entries pass around a foreign stream step without a seq, and every item is acked', async () => {
+    const acked: number[] = [];
+    const metas: unknown[] = [];
+    const pass = streamStep(() => objectTransform((n: number, cb) => setImmediate(cb, null, n)));
+    const p = pipeline([pass], {
+      onAck: (_item, seq) => acked.push(seq),
+      onMeta: (m) => void metas.push(m),
+    });
+    p.putAll(range(5));
+    p.putMeta('half');
+    p.putAll(range(5, 5));
+    await watchdog(p.run());
+    expect(sorted(acked)).toEqual(range(10));
+    expect(metas).toEqual(['half']);
   });
 
   test('checkpoints through a foreign Transform grow and end at the last seq', async () => {

@@ -1,7 +1,7 @@
 import type { Duplex } from 'readable-stream';
 import type { AckTracker } from '../delivery/ack-tracker';
 import { Attribution } from '../delivery/attribution';
-import { Tracked, type Origins } from '../delivery/tracked';
+import { joinOrigins, Tracked, type Origins } from '../delivery/tracked';
 import { invalidArg } from '../errors/errors';
 import { isMeta } from '../ingest/meta';
 import type { StepPlan } from '../steps/normalize-steps';
@@ -19,8 +19,9 @@ type Written = Origins | null | typeof PASSES;
  * tells this object what it writes, and this object watches two points of the stream:
  *
  * - its `_write` (and `_writev`): the items the stream's own code takes, in write order (a
- *   Writable hands them over one at a time, in order), which is "pulled" in the attribution
- *   rule (see `Attribution`). An item still waiting in the stream's writable buffer is not
+ *   Writable hands them over one at a time, in order, or a batch at a time to `_writev`, which
+ *   counts as one input made of all of them), which is "pulled" in the attribution rule (see
+ *   `Attribution`). An item still waiting in the stream's writable buffer is not
  *   pulled, so an input is never attributed (nor acknowledged) before the stream took it;
  * - its `push()`: each output, at the moment the stream produces it, is wrapped in an envelope
  *   attributed by the rule. At that moment a Transform is still inside the `_transform` of the
@@ -104,7 +105,14 @@ export class TrackedStream {
     this.#written.pop();
   }
 
+  /**
+   * The stream's code takes the next `n` items written. Several taken at once (`_writev`) are
+   * pulled as one input made of all of them: every output until the callback counts for the
+   * whole batch, since nothing says which of its items an output comes from.
+   */
   #take(n: number): void {
+    let taken: Origins[] | null = null;
+    let bare = false;
     for (let k = 0; k < n && this.#head < this.#written.length; k++) {
       const entry = this.#written[this.#head];
       this.#written[this.#head++] = null;
@@ -112,8 +120,12 @@ export class TrackedStream {
         this.#written = [];
         this.#head = 0;
       }
-      if (entry !== PASSES) this.#attribution.pulled(entry);
+      if (entry === PASSES) continue;
+      if (entry === null) bare = true;
+      else (taken ??= []).push(entry);
     }
+    if (taken !== null) this.#attribution.pulled(joinOrigins(taken));
+    else if (bare) this.#attribution.pulled(null);
   }
 }
 
