@@ -1,7 +1,7 @@
 import { Duplex, Transform, type TransformCallback } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import through2 from 'through2';
-import { Pipeline, streamStep, type PipelineOptions } from '../../src';
+import { Pipeline, SOURCE_ACK, streamStep, type PipelineOptions } from '../../src';
 import { delay, range, watchdog } from '../support/helpers';
 
 /** Steps typed loosely: these tests are about delivery, not the step types. */
@@ -272,6 +272,17 @@ describe('acknowledgements through a foreign Duplex (streamStep)', () => {
     const result = await watchdog(p.stop());
     expect(result.ok).toBe(true);
     expect(result.count).toBeGreaterThan(0);
+  });
+
+  test('in continuous mode a SOURCE_ACK source is refused once a step turned out untrackable', async () => {
+    const p = pipeline([streamStep(() => createGzip(), 'gzip')]);
+    p.start();
+    await delay(10);
+    const source = { *[Symbol.iterator]() {}, [SOURCE_ACK]: () => {} };
+    expect(() => p.putIterable(source)).toThrow(
+      expect.objectContaining({ code: 'ERR_PAIPA_STATE', message: expect.stringMatching(/gzip/) }),
+    );
+    await watchdog(p.stop());
   });
 
   test('a lone send() through a foreign Transform resolves once its output was counted, without a next item', async () => {

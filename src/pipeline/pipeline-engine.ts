@@ -203,13 +203,10 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     }
     if (typeof (items as { [SOURCE_ACK]?: unknown })[SOURCE_ACK] === 'function') {
       // Continuous mode, already running: its acknowledgements are asked for from now on.
+      const why = 'putIterable() of a source with a [SOURCE_ACK] method';
       const refusal = this.#tracker?.refusal;
-      if (refusal)
-        throw this.#stateError(
-          `putIterable() of a source with a [SOURCE_ACK] method`,
-          refusal.message,
-        );
-      this.#tracker?.require('putIterable() of a source with a [SOURCE_ACK] method');
+      if (refusal) throw this.#stateError(why, refusal.message);
+      this.#tracker?.require(why);
     }
     this.#input('putIterable()').attach(items);
     this.#inputClosedBy = 'putIterable()';

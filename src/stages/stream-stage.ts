@@ -55,11 +55,12 @@ export class StreamStage extends Duplex {
   #parked: unknown[] = [];
 
   readonly #tracker: AckTracker | null;
-  /**
-   * Under acknowledgements, for a foreign stream step: per instance, what it is given instead
-   * of the stage's envelopes (see track-stream.ts). Null otherwise: items are written as they are.
-   */
+  /** Acknowledgements are on and this is a foreign stream step (not `ACCEPTS_TRACKED`). */
   readonly #tracksForeign: boolean;
+  /**
+   * Then, per instance, what it is given instead of the stage's envelopes (see
+   * track-stream.ts). Null otherwise: items are written as they are.
+   */
   #foreign: Pick<TrackedStream, 'toWrite' | 'unwritten'>[] | null = null;
 
   constructor(plan: StepPlan, tracker: AckTracker | null = null) {

@@ -16,7 +16,7 @@ type Written = Origins | null | typeof PASSES;
 /**
  * A foreign Duplex of a stream step (`streamStep(() => new Transform(...))`, through2, a
  * user's own Duplex) under acknowledgements. The stream only ever sees bare values; the stage
- * tells this object what it writes, and this object watches two points of the stream:
+ * tells this object what it writes, and this object watches three points of the stream:
  *
  * - its `_write` (and `_writev`): the items the stream's own code takes, in write order (a
  *   Writable hands them over one at a time, in order, or a batch at a time to `_writev`, which
