@@ -24,7 +24,10 @@
  *   two items of one key in a keyed (`keyBy`) step at once, more class objects than the step's
  *   concurrency plus its restarts.
  *
- * Acknowledgements (`acks`, in run() and for await, when no step is a foreign stream step):
+ * Acknowledgements (`acks`, in run() and for await; the stream steps are foreign Transforms,
+ * attributed by what their _write takes and what they push), with checkpoints: each covers only
+ * acked inputs, they grow, and the last one (of any run, failed, aborted or broken off too) is
+ * the completed prefix of the acks;
  * every acked input was given, at its seq, and is acked at most once; all are acked on success;
  * an input is acked only after every output derived from it was handed on (and, in a run
  * without dead letters, all of them were); nothing is acked after the run settled.
@@ -423,8 +426,9 @@ async function runSpec(spec, lib, env) {
   };
 
   // Acknowledgements: seq -> the event number of its ack (items are 0..n-1, so item === seq).
-  const acksOn =
-    spec.acks === true && spec.mode !== 'stream' && spec.steps.every((s) => s.kind !== 'stream');
+  // Not in stream() mode, where an output is acked when read from the Duplex, before the sink
+  // here sees it.
+  const acksOn = spec.acks === true && spec.mode !== 'stream';
   const ackSeq = new Map();
   const onAck = (item, at) => {
     if (settled) problem('an input was acked after the run settled');
@@ -433,6 +437,20 @@ async function runSpec(spec, lib, env) {
     if (spec.input !== 'array' && at >= src.pulled) problem('acked an input not yet pulled');
     if (ackSeq.has(at)) problem('an input was acked twice');
     ackSeq.set(at, ++seq);
+  };
+  const checkpoints = [];
+  const onCheckpoint = (upTo) => {
+    if (settled) problem('a checkpoint after the run settled');
+    for (let k = 0; k <= upTo; k++) {
+      if (!ackSeq.has(k)) {
+        problem('a checkpoint included an input not acked');
+        break;
+      }
+    }
+    if (checkpoints.length > 0 && upTo <= checkpoints[checkpoints.length - 1]) {
+      problem('checkpoints did not grow');
+    }
+    checkpoints.push(upTo);
   };
 
   const steps = spec.steps.map(makeStep);
@@ -445,7 +463,7 @@ async function runSpec(spec, lib, env) {
     maxRetries: spec.maxRetries,
     signal: controller.signal,
     onFail: (err) => onFail.push(err),
-    ...(acksOn ? { onAck } : {}),
+    ...(acksOn ? { onAck, onCheckpoint, checkpointEvery: 1 } : {}),
     ...(spec.deadLetter
       ? {
           onItemError: (_err, item, stepName) => {
@@ -603,6 +621,13 @@ async function runSpec(spec, lib, env) {
   if (acksOn) {
     if (!failed && !broke && ackSeq.size !== spec.items) {
       problem(`acked ${ackSeq.size} of ${spec.items} inputs on success`);
+    }
+    // Success, failure, abort or break: the last checkpoint is the completed prefix of the acks.
+    let prefix = -1;
+    while (ackSeq.has(prefix + 1)) prefix++;
+    const lastCheckpoint = checkpoints.length > 0 ? checkpoints[checkpoints.length - 1] : -1;
+    if (lastCheckpoint !== prefix) {
+      problem(`last checkpoint ${lastCheckpoint}, but every input up to ${prefix} was acked`);
     }
     const originOf = new Map();
     for (let x = 0; x < spec.items; x++) {

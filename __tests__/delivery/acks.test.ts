@@ -5,11 +5,9 @@ import {
   Pipeline,
   SkipEntry,
   Step,
-  streamStep,
   timedChunk,
   type PipelineOptions,
 } from '../../src';
-import { Transform } from 'node:stream';
 import { deferred, delay, range, watchdog } from '../support/helpers';
 
 /** Records acks and checks each input is acked at most once. */
@@ -317,15 +315,121 @@ describe('acknowledgements on failure, abort and break', () => {
   });
 });
 
-describe('acknowledgements: options and step kinds', () => {
-  test('a foreign stream step with onAck is refused, naming the step', () => {
-    const upper = streamStep(
-      () => new Transform({ objectMode: true, transform: (c, _e, cb) => cb(null, c) }),
-      'passThrough',
-    );
-    expect(() => pipeline([upper], { onAck: () => {} })).toThrow(/steps\[0\] \(passThrough\)/);
+/** The largest seq such that every input up to it was acked (-1: none). */
+function completedPrefix(acked: readonly number[]): number {
+  const done = new Set(acked);
+  let prefix = -1;
+  while (done.has(prefix + 1)) prefix++;
+  return prefix;
+}
+
+describe('the last checkpoint of a run that fails', () => {
+  const failingAt500 = (boom: Error) => [
+    [
+      async (n: number) => {
+        if (n === 500) throw boom;
+        await delay(n % 7 === 0 ? 2 : 0);
+        return n;
+      },
+      4,
+    ],
+    (n: number) => n,
+  ];
+
+  test('a run failing at item 500 of 1000 reports the largest completed prefix before run() rejects, and nothing after', async () => {
+    const r = recorder();
+    const boom = new Error('boom at 500');
+    const p = pipeline(failingAt500(boom), {
+      onAck: r.onAck,
+      onCheckpoint: r.onCheckpoint,
+      // no periodic call within the run: the one call seen is the last one
+      checkpointEvery: 600_000,
+      ordered: true,
+    });
+    p.putAll(range(1000));
+    const err = await watchdog(p.run()).catch((e: unknown) => e);
+    expect(err).toBe(boom);
+    const prefix = completedPrefix(r.acked);
+    expect(prefix).toBeGreaterThanOrEqual(0);
+    expect(prefix).toBeLessThan(500);
+    expect(r.checkpoints).toEqual([prefix]);
+    await delay(20);
+    expect(r.checkpoints).toEqual([prefix]);
+    expect(completedPrefix(r.acked)).toBe(prefix);
   });
 
+  test('the last checkpoint of a failed run never includes an input still in flight', async () => {
+    const r = recorder();
+    const boom = new Error('boom');
+    const release = deferred();
+    const p = pipeline(
+      [
+        [
+          async (n: number) => {
+            if (n === 3) await release.promise; // still running when the run fails
+            if (n === 8) throw boom;
+            return n;
+          },
+          4,
+        ],
+      ],
+      { onAck: r.onAck, onCheckpoint: r.onCheckpoint, checkpointEvery: 600_000 },
+    );
+    p.putAll(range(20));
+    await expect(watchdog(p.run())).rejects.toBe(boom);
+    release.resolve();
+    expect(r.acked).not.toContain(3);
+    expect(r.checkpoints).toEqual([2]);
+  });
+
+  test('no last checkpoint when the completed prefix did not move since the previous call', async () => {
+    const r = recorder();
+    const boom = new Error('boom at 0');
+    const p = pipeline([(n: number) => (n === 0 ? Promise.reject(boom) : n)], {
+      onCheckpoint: r.onCheckpoint,
+      checkpointEvery: 600_000,
+    });
+    p.putAll(range(10));
+    await expect(watchdog(p.run())).rejects.toBe(boom);
+    expect(r.checkpoints).toEqual([]);
+  });
+
+  test('a throwing onCheckpoint at the end of a failed run leaves the run its own error', async () => {
+    const boom = new Error('boom at 500');
+    let calls = 0;
+    const p = pipeline(failingAt500(boom), {
+      onCheckpoint: () => {
+        calls++;
+        throw new Error('the checkpoint store is down');
+      },
+      checkpointEvery: 600_000,
+      ordered: true,
+    });
+    p.putAll(range(1000));
+    await expect(watchdog(p.run())).rejects.toBe(boom);
+    expect(calls).toBe(1);
+  });
+
+  test('an aborted run reports its completed prefix once more before it rejects', async () => {
+    const r = recorder();
+    const ac = new AbortController();
+    const p = pipeline([[async (n: number) => (await delay(1), n), 2]], {
+      onAck: r.onAck,
+      onCheckpoint: r.onCheckpoint,
+      checkpointEvery: 600_000,
+      ordered: true,
+      signal: ac.signal,
+    });
+    p.putAll(range(1000));
+    setTimeout(() => ac.abort(), 30);
+    await expect(watchdog(p.run())).rejects.toMatchObject({ name: 'AbortError' });
+    const prefix = completedPrefix(r.acked);
+    expect(prefix).toBeLessThan(999);
+    expect(r.checkpoints).toEqual(prefix >= 0 ? [prefix] : []);
+  });
+});
+
+describe('acknowledgements: options and step kinds', () => {
   test('checkpointEvery must be an integer >= 1', () => {
     expect(() => pipeline([(n: number) => n], { checkpointEvery: 0 })).toThrow(/checkpointEvery/);
   });

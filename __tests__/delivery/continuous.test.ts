@@ -233,6 +233,44 @@ describe('send() and ready() in continuous mode', () => {
   });
 });
 
+describe('continuous mode without onAck/onCheckpoint: only send() items are tracked', () => {
+  test('put() items travel bare but take their seq: a SOURCE_ACK source attached after them is told seqs counting them', async () => {
+    const told: [unknown, number][] = [];
+    const source = {
+      *[Symbol.iterator]() {
+        yield* ['x', 'y'];
+      },
+      [SOURCE_ACK](item: unknown, seq: number) {
+        told.push([item, seq]);
+      },
+    };
+    const p = pipeline([(s: string) => s]);
+    p.put('a');
+    p.start();
+    p.putMeta('not counted');
+    p.put('b');
+    await p.send('c');
+    p.putIterable(source);
+    const result = await watchdog(p.stop());
+    expect(result.count).toBe(5);
+    expect(told.sort(([, a], [, b]) => a - b)).toEqual([
+      ['x', 3],
+      ['y', 4],
+    ]);
+  });
+
+  test('send() resolves once its own item is done while put() items given before it are still inside', async () => {
+    const gate = deferred();
+    const p = pipeline([[async (n: number) => (n < 0 && (await gate.promise), n), 2]]);
+    p.start();
+    p.put(-1);
+    await watchdog(p.send(5));
+    expect(p.stats()[0].out).toBe(1);
+    gate.resolve();
+    expect((await watchdog(p.stop())).count).toBe(2);
+  });
+});
+
 describe('a source that receives acknowledgements (SOURCE_ACK)', () => {
   test('an iterable with a [SOURCE_ACK] method is told of each of its items once, when done', async () => {
     const told: [unknown, number][] = [];

@@ -8,6 +8,13 @@ export interface AckTrackerOptions {
   checkpointEvery: number;
   /** Fails the run (an `onAck`/`onCheckpoint`/source acknowledgement threw). */
   fail: (err: unknown) => void;
+  /** What asked for acknowledgements, as error messages name it (`options.onAck`, `send()`). */
+  wantedBy?: string;
+  /**
+   * On only so that `send()` can work (continuous mode, nothing else asked): a step that cannot
+   * be tracked turns `send()` off instead of failing the run (see `cannotTrack`).
+   */
+  optional?: boolean;
 }
 
 /**
@@ -32,6 +39,8 @@ export class AckTracker {
   /** Done inputs past the completed prefix (completions out of order), by seq. */
   readonly #doneAhead = new Set<number>();
   #reported = -1;
+  /** onCheckpoint threw: it is not called again. */
+  #checkpointFailed = false;
   /** The highest seq such that every input up to it is done. */
   #prefix = -1;
   #timer: NodeJS.Timeout | undefined;
@@ -41,12 +50,20 @@ export class AckTracker {
   #error: unknown = undefined;
   /** Inputs given by send() and not done yet: rejected if the run fails. */
   readonly #waiting = new Set<Origin>();
+  /** Why nothing is acked any more (the run's failure, an abort, a break, a refusal). */
+  #closedBy: unknown = undefined;
+  /** Set when a step cannot be tracked and acknowledgements were optional. */
+  #refusal: Error | null = null;
+  wantedBy: string;
+  #optional: boolean;
 
   constructor(options: AckTrackerOptions) {
     this.#onAck = options.onAck;
     this.#onCheckpoint = options.onCheckpoint;
     this.#fail = options.fail;
     this.#checkpointEvery = options.checkpointEvery;
+    this.wantedBy = options.wantedBy ?? 'acknowledgement';
+    this.#optional = options.optional ?? false;
   }
 
   /** How the run is failed (set once the run's teardown exists). */
@@ -68,9 +85,39 @@ export class AckTracker {
     return new Origin(this.#nextSeq++, item, notify);
   }
 
+  /** An input given that travels bare (nobody asked about it): it still takes its seq. */
+  skip(): void {
+    this.#nextSeq++;
+  }
+
+  /**
+   * A step cannot say which inputs its outputs come from (`err` says which and why). When
+   * acknowledgements were asked for, that is the run's error (thrown); when they are on only
+   * for `send()`, `send()` is refused from now on and the run goes on.
+   */
+  cannotTrack(err: Error): void {
+    if (!this.#optional) throw err;
+    if (this.#refusal !== null) return;
+    this.#refusal = err;
+    this.close(err);
+  }
+
+  /** Something asks for acknowledgements after all (a SOURCE_ACK source attached later). */
+  require(wantedBy: string): void {
+    if (!this.#optional) return;
+    this.#optional = false;
+    this.wantedBy = wantedBy;
+  }
+
+  /** The reason `send()` cannot work in this run (see `cannotTrack`), or null. */
+  get refusal(): Error | null {
+    return this.#refusal;
+  }
+
   /** Resolves once `origin` is done; rejects with the run's error if it fails first. */
   wait(origin: Origin): Promise<void> {
     if (origin.done) return Promise.resolve();
+    if (this.#closed) return Promise.reject(this.#closedBy);
     return new Promise<void>((resolve, reject) => {
       origin.waiter = { resolve, reject };
       this.#waiting.add(origin);
@@ -91,7 +138,6 @@ export class AckTracker {
   #releaseOne(origin: Origin): void {
     if (--origin.refs > 0 || this.#closed) return;
     origin.done = true;
-    if (this.#onCheckpoint !== undefined) this.#advance(origin.seq);
     try {
       // Not awaited (an ack is a notification), but a rejection fails the run like a throw.
       const acked = this.#onAck?.(origin.item, origin.seq);
@@ -102,6 +148,8 @@ export class AckTracker {
       this.#failWith(err);
       return;
     }
+    // After the acknowledgements: an input whose onAck threw is not in a checkpoint.
+    if (this.#onCheckpoint !== undefined) this.#advance(origin.seq);
     const waiter = origin.waiter;
     if (waiter !== null) {
       origin.waiter = null;
@@ -147,10 +195,27 @@ export class AckTracker {
     return err;
   }
 
-  /** The run failed or was left: nothing is acked any more; send() promises reject with `err`. */
+  /**
+   * The run failed, was aborted or left (a `break`): nothing is acked any more, and send()
+   * promises reject with `err`. First one last checkpoint, when the completed prefix moved on
+   * since the last call: every input up to it is done whatever happens next, and a resumable
+   * job wants it saved before it exits. It never includes an input still in flight (the prefix
+   * only counts inputs done). A throwing `onCheckpoint` here is ignored: the run's own error is
+   * the one reported, and the checkpoint saved before stays valid (resuming from it redoes more).
+   * Not when `onCheckpoint` itself failed the run.
+   */
   close(err: unknown): void {
+    if (this.#closed) return;
     this.#stopTimer();
+    if (!this.#checkpointFailed) {
+      try {
+        this.#report();
+      } catch {
+        // see above: the run's error wins, the previous checkpoint stays valid
+      }
+    }
     this.#closed = true;
+    this.#closedBy = err;
     for (const origin of this.#waiting) origin.waiter?.reject(err);
     this.#waiting.clear();
   }
@@ -176,17 +241,24 @@ export class AckTracker {
   }
 
   #checkpoint(): Error | undefined {
-    if (this.#closed || this.#onCheckpoint === undefined) return undefined;
-    const prefix = this.#prefix;
-    if (prefix <= this.#reported) return undefined;
-    this.#reported = prefix;
+    if (this.#closed) return undefined;
     try {
-      this.#onCheckpoint(prefix);
+      this.#report();
     } catch (err) {
+      this.#checkpointFailed = true;
       this.#failWith(err);
       return toError(err);
     }
     return undefined;
+  }
+
+  /** Calls onCheckpoint with the completed prefix if it moved on since the last call. */
+  #report(): void {
+    if (this.#onCheckpoint === undefined) return;
+    const prefix = this.#prefix;
+    if (prefix <= this.#reported) return;
+    this.#reported = prefix;
+    this.#onCheckpoint(prefix);
   }
 
   #failWith(err: unknown): void {

@@ -67,8 +67,8 @@ export const SOURCE_END: unique symbol = Symbol.for('paipa.end') as never;
 /**
  * Marks a stream-step factory whose streams understand envelopes: the stage writes `Tracked`
  * items into them and they emit `Tracked` outputs carrying the origins of what they hold
- * (e.g. `timedChunk`: a batch carries its members' origins). Other stream steps cannot say
- * which input an output came from, and are refused while acknowledgements are on.
+ * (e.g. `timedChunk`: a batch carries its members' origins). Other stream steps get bare
+ * values and are watched from outside (stages/track-stream.ts).
  */
 export const ACCEPTS_TRACKED = Symbol('paipa.acceptsTracked');
 

@@ -38,6 +38,12 @@ export class Source extends Readable {
 
   /** Acknowledgements (null while they are off): items are put in envelopes as they are given. */
   #tracker: AckTracker | null = null;
+  /**
+   * Every item given gets an envelope (onAck, onCheckpoint); false while acknowledgements are
+   * on only for `send()`: then only send()'s items and a SOURCE_ACK source's items get one, the
+   * others travel bare and only take their seq.
+   */
+  #trackAll = false;
   /** The lazy source's own acknowledgement method (see SOURCE_ACK). */
   #notify: ((item: unknown, seq: number) => unknown) | null = null;
   /** The lazy source's end hook (see SOURCE_END), called once by `end()`. */
@@ -64,7 +70,11 @@ export class Source extends Readable {
   add(item: unknown): boolean {
     if (!(item instanceof MetaEntry)) {
       this.given++;
-      if (this.#tracker !== null) item = this.#tracker.origin(item);
+      const tracker = this.#tracker;
+      if (tracker !== null) {
+        if (this.#trackAll) item = tracker.origin(item);
+        else tracker.skip();
+      }
     }
     this.#queue.push(item);
     if (this.#wanted) this.#flush();
@@ -85,14 +95,18 @@ export class Source extends Readable {
   }
 
   /**
-   * Turns acknowledgements on: from now on every item is given a seq and travels in an
-   * envelope; items already queued get theirs now, in the order they were given.
+   * Turns acknowledgements on: from now on every item given takes a seq, and travels in an
+   * envelope when `all` (or when send() or a SOURCE_ACK source gave it); items already queued
+   * get theirs now, in the order they were given.
    */
-  track(tracker: AckTracker): void {
+  track(tracker: AckTracker, all: boolean): void {
     this.#tracker = tracker;
+    this.#trackAll = all;
     for (let i = this.#head; i < this.#queue.length; i++) {
       const item = this.#queue[i];
-      if (!(item instanceof MetaEntry)) this.#queue[i] = tracker.origin(item);
+      if (item instanceof MetaEntry) continue;
+      if (all) this.#queue[i] = tracker.origin(item);
+      else tracker.skip();
     }
   }
 
@@ -318,7 +332,10 @@ export class Source extends Readable {
     }
     this.count++;
     const tracker = this.#tracker;
-    return tracker === null ? result.value : tracker.origin(result.value, this.#notify);
+    if (tracker === null) return result.value;
+    if (this.#trackAll || this.#notify !== null) return tracker.origin(result.value, this.#notify);
+    tracker.skip();
+    return result.value;
   }
 
   #take(result: IteratorResult<unknown>): void {

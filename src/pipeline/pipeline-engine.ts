@@ -1,14 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { pipeline as streamPipeline } from 'readable-stream';
 import { AbortError, describe, invalidArg, isPrematureClose, PaipaError } from '../errors/errors';
-import {
-  buildStages,
-  canTrack,
-  stageCounters,
-  untrackableError,
-  untrackedStep,
-  type Stage,
-} from '../stages/build-stages';
+import { buildStages, stageCounters, type Stage } from '../stages/build-stages';
 import { AckTracker } from '../delivery/ack-tracker';
 import { SOURCE_ACK, Tracked, type Origins } from '../delivery/tracked';
 import { FirstError } from '../errors/first-error';
@@ -150,10 +143,6 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
       first && (first.kind === 'func' || first.kind === 'class')
         ? batchLength(highWaterMark, first.highWaterMark)
         : 1;
-    const untracked = untrackedStep(this.#plans);
-    if (untracked !== undefined && (options.onAck || options.onCheckpoint)) {
-      throw untrackableError(options.onAck ? 'options.onAck' : 'options.onCheckpoint', untracked);
-    }
   }
 
   /** True while the pipeline runs; false before it starts and once it has ended or failed. */
@@ -212,12 +201,12 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     if (!isIterable) {
       throw invalidArg(`putIterable() needs an iterable or async iterable, got ${describe(items)}`);
     }
-    const untracked = untrackedStep(this.#plans);
-    if (
-      untracked !== undefined &&
-      typeof (items as { [SOURCE_ACK]?: unknown })[SOURCE_ACK] === 'function'
-    ) {
-      throw untrackableError('putIterable() of a source with a [SOURCE_ACK] method', untracked);
+    if (typeof (items as { [SOURCE_ACK]?: unknown })[SOURCE_ACK] === 'function') {
+      // Continuous mode, already running: its acknowledgements are asked for from now on.
+      const why = 'putIterable() of a source with a [SOURCE_ACK] method';
+      const refusal = this.#tracker?.refusal;
+      if (refusal) throw this.#stateError(why, refusal.message);
+      this.#tracker?.require(why);
     }
     this.#input('putIterable()').attach(items);
     this.#inputClosedBy = 'putIterable()';
@@ -302,17 +291,19 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
       );
     }
     this.#checkContinuous('send()');
-    if (this.#tracker === null) {
-      throw this.#stateError(
-        'send()',
-        `it needs to know when an item is done, and ${untrackedStep(this.#plans)?.name ?? 'a step'} is a streamStep of a foreign stream, which cannot say so`,
-      );
-    }
+    this.#checkSendable();
     await this.ready();
-    const tracker = this.#tracker;
+    this.#checkSendable();
+    const tracker = this.#tracker!;
     let done: Promise<void> | undefined;
     this.#input('send()').addTracked(item, (origin) => (done = tracker.wait(origin)));
     return done;
+  }
+
+  /** send() needs every step to say which inputs its outputs come from (see cannotTrack). */
+  #checkSendable(): void {
+    const refusal = this.#tracker?.refusal;
+    if (refusal) throw new PaipaError('ERR_PAIPA_STATE', refusal.message, { cause: refusal });
   }
 
   /** ready()/send() are for continuous mode, while the input is open and the run alive. */
@@ -459,6 +450,7 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
         onCheckpoint,
         checkpointEvery: checkpointEvery ?? 1000,
         fail: (err) => duplex?.destroy(toError(err)),
+        wantedBy: onAck !== undefined ? 'options.onAck' : 'options.onCheckpoint',
       });
       tracker.begin();
     }
@@ -677,26 +669,33 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
 
   /**
    * Turns acknowledgements on for this run when something asks for them: `onAck`,
-   * `onCheckpoint`, a source with a `[SOURCE_ACK]` method, or continuous mode (for `send()`),
-   * where every step can say which inputs its outputs derive from.
+   * `onCheckpoint` or a source with a `[SOURCE_ACK]` method (every item, or that source's
+   * items, travels in an envelope), or continuous mode, for `send()`. There, with nothing else
+   * asking, the steps are made ready to carry envelopes but only send()'s own items get one:
+   * `put()`'s items travel bare, so a pipeline fed by `put()` alone pays (almost) nothing, and a
+   * step that cannot be tracked turns `send()` off instead of failing the run.
    */
   #startTracking(source: Source): AckTracker | null {
     const { onAck, onCheckpoint, checkpointEvery } = this.#options;
-    const wanted =
-      onAck !== undefined ||
-      onCheckpoint !== undefined ||
-      source.wantsAcks ||
-      (this.#mode === 'start' && canTrack(this.#plans));
-    if (!wanted) return null;
+    const asked = onAck !== undefined || onCheckpoint !== undefined;
+    if (!asked && !source.wantsAcks && this.#mode !== 'start') return null;
     const tracker = new AckTracker({
       onAck,
       onCheckpoint,
       checkpointEvery: checkpointEvery ?? 1000,
       // Replaced by the run's teardown once it exists (#execute).
       fail: () => {},
+      wantedBy: asked
+        ? onAck !== undefined
+          ? 'options.onAck'
+          : 'options.onCheckpoint'
+        : source.wantsAcks
+          ? 'putIterable() of a source with a [SOURCE_ACK] method'
+          : 'send()',
+      optional: !asked && !source.wantsAcks,
     });
     this.#tracker = tracker;
-    source.track(tracker);
+    source.track(tracker, asked);
     tracker.begin();
     return tracker;
   }

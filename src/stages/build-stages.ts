@@ -1,6 +1,4 @@
-import { invalidArg } from '../errors/errors';
 import type { AckTracker } from '../delivery/ack-tracker';
-import { ACCEPTS_TRACKED } from '../delivery/tracked';
 import type { StepPlan } from '../steps/normalize-steps';
 import { StepCounters } from '../observe/step-counters';
 import { StreamStage } from './stream-stage';
@@ -65,27 +63,6 @@ export function buildStages(plans: readonly StepPlan[], options: BuildOptions): 
   }
   flush();
   return stages;
-}
-
-/** True when every step can say which inputs its outputs derive from (see untrackedStep). */
-export function canTrack(plans: readonly StepPlan[]): boolean {
-  return untrackedStep(plans) === undefined;
-}
-
-/**
- * The first stream step whose streams cannot carry envelopes: a foreign Duplex may buffer any
- * number of items, so which inputs an output derives from is unknowable, and any attribution
- * could ack an input whose output is still inside it.
- */
-export function untrackedStep(plans: readonly StepPlan[]): StepPlan | undefined {
-  return plans.find((p) => p.kind === 'stream' && !(ACCEPTS_TRACKED in p.factory!));
-}
-
-/** The error for acknowledgements asked of a pipeline with such a step. */
-export function untrackableError(option: string, plan: StepPlan): TypeError {
-  return invalidArg(
-    `${option} needs every step to say which inputs its outputs come from; steps[${plan.position}] (${plan.name}) is a streamStep of a foreign stream, which cannot: write it as an iterStep`,
-  );
 }
 
 /** The live figures of every step, in pipeline order. */

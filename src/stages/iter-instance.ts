@@ -4,7 +4,8 @@ import { isThenable, toError } from '../util/thenable';
 import type { IterStepFunction, StepContext } from '../types';
 import { unlinkReadableBuffer } from '../util/unlinked-buffer';
 import type { AckTracker } from '../delivery/ack-tracker';
-import { joinOrigins, Tracked, type Origins } from '../delivery/tracked';
+import { Attribution } from '../delivery/attribution';
+import { Tracked } from '../delivery/tracked';
 
 type Callback = (err?: Error | null) => void;
 
@@ -32,12 +33,8 @@ export class IterInstance extends Duplex {
   /** Set when the function stopped iterating before its input ended (e.g. a `take`). */
   #discarding = false;
 
-  // Acknowledgements (only with a tracker): the rule of the README's "Delivery guarantees".
-  // An output is attributed to every input pulled since the previous output (#since, whose
-  // references move to it) and to the latest input pulled (#latest, which holds a reference of
-  // its own until a newer input is pulled, so a flatten's later outputs still count it).
-  #since: Origins[] = [];
-  #latest: Origins | null = null;
+  /** Acknowledgements (only with a tracker): which inputs each output is attributed to. */
+  readonly #attribution: Attribution | null;
 
   constructor(
     private readonly fn: IterStepFunction,
@@ -47,6 +44,7 @@ export class IterInstance extends Duplex {
   ) {
     super({ objectMode: true, highWaterMark });
     unlinkReadableBuffer(this);
+    this.#attribution = tracker && new Attribution(tracker);
   }
 
   /** The async iterable the user's function consumes: one pending read at a time. */
@@ -173,47 +171,31 @@ export class IterInstance extends Duplex {
       this.#discarding = true;
       const held = this.#held;
       this.#held = null;
-      if (this.tracker !== null) this.#ended(held?.chunk);
+      if (this.#attribution !== null) {
+        this.#attribution.end();
+        // One left unread is dropped, like a filtered item: done for this step.
+        if (held?.chunk instanceof Tracked) this.tracker!.release(held.chunk.origins);
+      }
       held?.cb();
       this.push(null);
       return false;
     }
     // null would end an object stream and undefined carries nothing: both are skipped.
     if (result.value === null || result.value === undefined) return true;
-    if (this.tracker !== null) return this.push(this.#attributed(result.value));
+    if (this.#attribution !== null) return this.push(this.#attribution.attribute(result.value));
     return this.push(result.value);
   }
 
   /** The user's function takes `chunk`: it is pulled, and becomes the latest input. */
   #pulled(chunk: unknown): unknown {
-    if (this.tracker === null || !(chunk instanceof Tracked)) return chunk;
-    this.#since.push(chunk.origins);
-    this.tracker.retain(chunk.origins);
-    if (this.#latest !== null) this.tracker.release(this.#latest);
-    this.#latest = chunk.origins;
-    return chunk.value;
-  }
-
-  /** An output, in an envelope carrying the inputs the attribution rule gives it. */
-  #attributed(value: unknown): unknown {
-    if (this.#since.length > 0) {
-      const origins = joinOrigins(this.#since);
-      this.#since = [];
-      return new Tracked(value, origins);
+    const attribution = this.#attribution;
+    if (attribution === null) return chunk;
+    if (!(chunk instanceof Tracked)) {
+      attribution.pulled(null);
+      return chunk;
     }
-    if (this.#latest === null) return value;
-    this.tracker!.retain(this.#latest);
-    return new Tracked(value, this.#latest);
-  }
-
-  /** The function ended: inputs never attributed to an output, and one left unread, are done. */
-  #ended(unread: unknown): void {
-    const tracker = this.tracker!;
-    for (const origins of this.#since) tracker.release(origins);
-    this.#since = [];
-    if (this.#latest !== null) tracker.release(this.#latest);
-    this.#latest = null;
-    if (unread instanceof Tracked) tracker.release(unread.origins);
+    attribution.pulled(chunk.origins);
+    return chunk.value;
   }
 
   override _destroy(err: Error | null, callback: (error: Error | null) => void): void {

@@ -8,7 +8,9 @@ import {
   unlimitedController,
 } from '../errors/errors';
 import type { AckTracker } from '../delivery/ack-tracker';
+import { ACCEPTS_TRACKED, Tracked } from '../delivery/tracked';
 import { IterInstance } from './iter-instance';
+import { TrackedStream, untrackableError, whyUntrackable } from './track-stream';
 import { ACCEPTS_META, isMeta } from '../ingest/meta';
 import type { StepPlan } from '../steps/normalize-steps';
 import { StepCounters } from '../observe/step-counters';
@@ -53,6 +55,13 @@ export class StreamStage extends Duplex {
   #parked: unknown[] = [];
 
   readonly #tracker: AckTracker | null;
+  /** Acknowledgements are on and this is a foreign stream step (not `ACCEPTS_TRACKED`). */
+  readonly #tracksForeign: boolean;
+  /**
+   * Then, per instance, what it is given instead of the stage's envelopes (see
+   * track-stream.ts). Null otherwise: items are written as they are.
+   */
+  #foreign: Pick<TrackedStream, 'toWrite' | 'unwritten'>[] | null = null;
 
   constructor(plan: StepPlan, tracker: AckTracker | null = null) {
     super({
@@ -64,6 +73,8 @@ export class StreamStage extends Duplex {
     this.#plan = plan;
     this.#tracker = tracker;
     this.#metaAware = plan.kind === 'stream' && ACCEPTS_META in plan.factory!;
+    this.#tracksForeign =
+      tracker !== null && plan.kind === 'stream' && !(ACCEPTS_TRACKED in plan.factory!);
     this.counters = new StepCounters(plan.name, plan.concurrency);
     this.counters.queued = () => this.writableLength + (this.#pendingCb ? 1 : 0);
   }
@@ -75,7 +86,10 @@ export class StreamStage extends Duplex {
   _construct(callback: (err?: Error | null) => void): void {
     try {
       for (let index = 0; index < this.#plan.concurrency; index++) {
-        this.#attach(this.#makeInstance(index), index);
+        const instance = this.#makeInstance(index);
+        // Attached first: a stream refused below is still destroyed with the stage.
+        this.#attach(instance, index);
+        if (this.#tracksForeign) this.#track(instance, index);
       }
       constructedInOrder(this as never, callback);
     } catch (err) {
@@ -98,6 +112,21 @@ export class StreamStage extends Duplex {
       );
     }
     return stream;
+  }
+
+  /** A foreign stream under acknowledgements: attributed, or refused with the reason. */
+  #track(stream: InstanceStream, index: number): void {
+    const tracker = this.#tracker!;
+    this.#foreign ??= [];
+    const why = whyUntrackable(stream);
+    if (why === undefined) {
+      this.#foreign[index] = new TrackedStream(stream as Duplex, tracker);
+      return;
+    }
+    // Throws when acknowledgements were asked for; otherwise (on only for send()) send() is
+    // refused from now on and the stream gets bare values.
+    tracker.cannotTrack(untrackableError(this.#plan, why, tracker.wantedBy));
+    this.#foreign[index] = BARE;
   }
 
   #attach(instance: InstanceStream, index: number): void {
@@ -176,9 +205,12 @@ export class StreamStage extends Duplex {
    * that fails the stage like an emitted error would, instead of escaping into the caller.
    */
   #write(index: number, chunk: unknown): boolean {
+    const foreign = this.#foreign?.[index];
     try {
+      if (foreign !== undefined) chunk = foreign.toWrite(chunk);
       return this.#instances[index].write(chunk as never);
     } catch (err) {
+      foreign?.unwritten();
       this.destroy(annotateError(toError(err), { step: this.#plan.name, instance: index }));
       return true;
     }
@@ -266,6 +298,12 @@ export class StreamStage extends Duplex {
     }
   }
 }
+
+/** An untrackable stream while acknowledgements are only on for send(): values, no envelopes. */
+const BARE: Pick<TrackedStream, 'toWrite' | 'unwritten'> = {
+  toWrite: (chunk) => (chunk instanceof Tracked ? chunk.value : chunk),
+  unwritten: () => {},
+};
 
 function isDuplexLike(value: unknown): value is InstanceStream {
   return (
