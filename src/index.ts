@@ -25,7 +25,7 @@ export type {
 export { workerStep } from './workers/worker-step';
 export type { WorkerStep, WorkerStepOptions } from './workers/worker-step';
 export { AbortError, PaipaError, SkipEntry, errorOrigin } from './errors/errors';
-export { SOURCE_ACK } from './delivery/tracked';
+export { SOURCE_ACK, SOURCE_END } from './delivery/tracked';
 export type { ErrorOrigin, PaipaErrorCode } from './errors/errors';
 export type {
   ItemErrorHandler,
