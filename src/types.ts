@@ -134,5 +134,15 @@ export interface RunResult {
   inputQueued: number;
 }
 
-/** Called with an item whose retries ran out; the pipeline goes on without it. */
-export type ItemErrorHandler = (error: unknown, item: unknown, stepName: string) => unknown;
+/**
+ * Called with an item whose retries ran out; the pipeline goes on without it. While
+ * acknowledgements are on (`onAck`, `onCheckpoint`, a `SOURCE_ACK` source such as
+ * `redisStreamSource`), `inputs` holds the pipeline inputs the item derives from (e.g. the
+ * broker entries to dead-letter); otherwise it is `undefined`.
+ */
+export type ItemErrorHandler = (
+  error: unknown,
+  item: unknown,
+  stepName: string,
+  inputs?: readonly unknown[],
+) => unknown;

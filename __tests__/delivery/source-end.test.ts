@@ -92,3 +92,44 @@ describe('SOURCE_END', () => {
     expect(log.filter((l) => l.startsWith('end'))).toHaveLength(1);
   });
 });
+
+describe("onItemError's inputs", () => {
+  test('are the pipeline inputs a failed item derives from while acknowledgements are on', async () => {
+    const calls: unknown[][] = [];
+    await watchdog(
+      new Pipeline(
+        [
+          (s: string) => s.toUpperCase(),
+          (s: string) => {
+            if (s === 'B') throw new Error('no b');
+            return s;
+          },
+        ],
+        {
+          onAck: () => {},
+          onItemError: (_err, item, step, inputs) => void calls.push([item, step, inputs]),
+        },
+      )
+        .putAll(['a', 'b', 'c'])
+        .run(),
+    );
+    expect(calls).toEqual([['B', 'step1', ['b']]]);
+  });
+
+  test('are undefined while acknowledgements are off', async () => {
+    const calls: unknown[][] = [];
+    await watchdog(
+      new Pipeline(
+        [
+          (s: string) => {
+            throw new Error(s);
+          },
+        ],
+        { onItemError: (...args) => void calls.push(args.slice(1)) },
+      )
+        .putAll(['a'])
+        .run(),
+    );
+    expect(calls).toEqual([['a', 'step0']]);
+  });
+});

@@ -188,7 +188,7 @@ describe('redisStreamSource', () => {
             seen.push(e.id);
           },
         ],
-        { onItemError: (err, item) => source.deadLetter(item as RedisStreamEntry, err) },
+        { onItemError: (err, _item, _step, inputs) => source.deadLetter(inputs, err) },
       )
         .putIterable(source)
         .run(),
@@ -197,6 +197,35 @@ describe('redisStreamSource', () => {
     expect(seen).toHaveLength(19);
     const dead = (await admin().xRange('custom-dead', '-', '+'))!;
     expect(dead.map((d) => [d.message.id, d.message.reason])).toEqual([[ids[4], 'Error: bad row']]);
+    expect(await pendingCount(admin(), stream, 'g')).toBe(0);
+  });
+
+  test('dead-letters the entry a later step failed on, from the inputs onItemError is given', async () => {
+    const { stream, ids, source } = await prepared(10);
+    const failed: unknown[] = [];
+    await watchdog(
+      new Pipeline(
+        [
+          (e: RedisStreamEntry) => Number(e.fields.n),
+          (n: number) => {
+            if (n === 7) throw new Error('seven');
+            return n;
+          },
+        ],
+        {
+          onItemError: (err, item, _step, inputs) => {
+            failed.push(item);
+            return source.deadLetter(inputs, err);
+          },
+        },
+      )
+        .putIterable(source)
+        .run(),
+      20_000,
+    );
+    expect(failed).toEqual([7]);
+    const dead = (await admin().xRange(`${stream}:dead`, '-', '+'))!;
+    expect(dead.map((d) => d.message.id)).toEqual([ids[7]]);
     expect(await pendingCount(admin(), stream, 'g')).toBe(0);
   });
 

@@ -226,27 +226,39 @@ export class RedisStreamSource implements AsyncIterable<RedisStreamEntry> {
   }
 
   /**
-   * Writes an entry to the dead-letter stream (its id, fields, deliveries and the reason), for
-   * `onItemError`: `onItemError: (err, item) => source.deadLetter(item.id, err)`. The entry is
-   * acknowledged as usual once the pipeline is done with it (a dead letter is handled).
+   * Writes entries to the dead-letter stream (id, fields, deliveries and the reason), for
+   * `onItemError`, whose fourth argument holds the entries a failed item derives from:
+   * `onItemError: (err, item, step, inputs) => source.deadLetter(inputs, err)`. Takes an
+   * entry, its id, or an array of them; each must be held by this source (read, not yet
+   * acknowledged). The entries are acknowledged as usual once the pipeline is done with them
+   * (a dead letter is handled), which is after the returned promise settles.
    */
-  async deadLetter(entryOrId: RedisStreamEntry | string, reason?: unknown): Promise<void> {
-    const id = typeof entryOrId === 'string' ? entryOrId : entryOrId?.id;
-    const held = typeof id === 'string' ? this.#held.get(id) : undefined;
-    if (held === undefined) {
-      throw invalidArg(
-        `deadLetter(): ${describe(entryOrId)} is not an entry this source holds (read and not yet acknowledged)`,
-      );
-    }
+  async deadLetter(
+    // `readonly unknown[]`: onItemError's `inputs` as they come; each is checked here.
+    entries: RedisStreamEntry | string | readonly unknown[] | undefined,
+    reason?: unknown,
+  ): Promise<void> {
+    const list = Array.isArray(entries) ? entries : [entries];
+    const held = list.map((e) => {
+      const id = typeof e === 'string' ? e : (e as RedisStreamEntry | undefined)?.id;
+      const found = typeof id === 'string' ? this.#held.get(id) : undefined;
+      if (found === undefined) {
+        throw invalidArg(
+          `deadLetter(): ${describe(e)} is not an entry this source holds (read and not yet acknowledged)`,
+        );
+      }
+      return found.entry;
+    });
+    if (held.length === 0) return;
     const commands = this.#commands!;
-    await commands.retrying(() =>
-      commands.client.xAdd(
-        this.#options.deadLetterStream,
-        '*',
-        deadLetterFields(held.entry, reason),
-      ),
-    );
-    this.#stats.deadLettered++;
+    await commands.retrying(async () => {
+      const multi = commands.client.multi();
+      for (const entry of held) {
+        multi.xAdd(this.#options.deadLetterStream, '*', deadLetterFields(entry, reason));
+      }
+      await multi.exec();
+    });
+    this.#stats.deadLettered += held.length;
   }
 
   /** The pipeline is done with an entry (SOURCE_ACK): XACK, coalesced. */

@@ -1,6 +1,6 @@
 import { isSkip } from '../errors/errors';
 import type { AckTracker } from '../delivery/ack-tracker';
-import { Tracked } from '../delivery/tracked';
+import { Tracked, type Origin } from '../delivery/tracked';
 import type { StepPlan } from '../steps/normalize-steps';
 import type { ItemErrorHandler, StepContext } from '../types';
 import { isThenable } from '../util/thenable';
@@ -53,7 +53,11 @@ function settle(tracker: AckTracker, input: Tracked, value: unknown, ctx: StepCo
 export function trackItemError(handler: ItemErrorHandler, tracker: AckTracker): ItemErrorHandler {
   return (error, item, stepName) => {
     if (!(item instanceof Tracked)) return handler(error, item, stepName);
-    const handled = handler(error, item.value, stepName);
+    const origins = item.origins;
+    const inputs = Array.isArray(origins)
+      ? origins.map((o: Origin) => o.item)
+      : [(origins as Origin).item];
+    const handled = handler(error, item.value, stepName, inputs);
     if (isThenable(handled)) {
       return Promise.resolve(handled).then(() => tracker.release(item.origins));
     }
