@@ -82,15 +82,8 @@ describe('redisStreamSource', () => {
   });
 
   test('reads its own pending entries again first after a restart, with their delivery count raised', async () => {
-    const { stream, ids } = await prepared(100);
+    const { stream, ids, source } = await prepared(100);
     const held = await readAndDie(stream, 'c1', 5);
-    const source = redisStreamSource({
-      url: url(),
-      stream,
-      group: 'g',
-      consumer: 'c1',
-      endWhenIdleMs: 200,
-    });
     const seen: RedisStreamEntry[] = [];
     await watchdog(
       new Pipeline([(e: RedisStreamEntry) => void seen.push(e)]).putIterable(source).run(),
@@ -426,15 +419,8 @@ describe('redisStreamSource', () => {
   });
 
   test('hands a redelivered entry to the pipeline alone', async () => {
-    const { stream } = await prepared(40, { count: 10 });
+    const { stream, source } = await prepared(40, { count: 10 });
     const suspects = await readAndDie(stream, 'c1', 3);
-    const source = redisStreamSource({
-      url: url(),
-      stream,
-      group: 'g',
-      consumer: 'c1',
-      endWhenIdleMs: 200,
-    });
     let inside = 0;
     const besideSuspect: number[] = [];
     await watchdog(
