@@ -3,19 +3,12 @@ import { SOURCE_ACK, SOURCE_END } from '../delivery/tracked';
 import { describe, invalidArg, PaipaError } from '../errors/errors';
 import { checkInteger } from '../util/validate';
 import { AckBatcher } from './ack-batcher';
+import { GroupReader, type GroupReaderOptions } from './group-reader';
 import { DEFAULT_RECONNECT_LIMIT_MS, RedisConnection, type RedisTarget } from './redis-connection';
-import { checkTarget, checkName } from './redis-options';
+import { checkName, checkTarget } from './redis-options';
+import type { RedisStreamEntry } from './stream-entry';
 
-/** One entry of a Redis stream as the source yields it. */
-export interface RedisStreamEntry {
-  /** The entry's id (`1700000000000-0`). */
-  readonly id: string;
-  /** The stream it was read from. */
-  readonly stream: string;
-  readonly fields: Record<string, string>;
-  /** How many times the group has delivered it, this delivery included (1: the first). */
-  readonly deliveries: number;
-}
+export type { RedisStreamEntry } from './stream-entry';
 
 export interface RedisStreamSourceOptions extends RedisTarget {
   stream: string;
@@ -75,8 +68,6 @@ interface Held {
   out: boolean;
 }
 
-type Phase = 'history' | 'new';
-
 /**
  * A Redis Streams consumer-group reader to give to `putIterable()`. It implements the
  * acknowledgement protocol (`SOURCE_ACK`): an entry is XACKed once the pipeline is done with
@@ -92,32 +83,23 @@ export class RedisStreamSource implements AsyncIterable<RedisStreamEntry> {
     Omit<RedisStreamSourceOptions, 'url' | 'client' | 'endWhenIdleMs'>
   > & { endWhenIdleMs: number | undefined };
   readonly #target: RedisTarget;
-  /** Commands (acks, claims, dead letters, renewals). */
-  #commands: RedisConnection | null = null;
-  /** Blocking reads, on a connection of their own. */
-  #reader: RedisConnection | null = null;
-  #readerId = 0;
+  #reader: GroupReader | null = null;
   #opening: Promise<void> | null = null;
 
   /** Read and not yet acknowledged, by id: the buffer and what the pipeline holds. */
   readonly #held = new Map<string, Held>();
   #buffer: RedisStreamEntry[] = [];
   #inPipeline = 0;
-  #phase: Phase = 'history';
-  #historyCursor = '0';
-  #claimCursor = '0-0';
-  #nextSweepAt = 0;
-  #lastEntryAt = Date.now();
   /** The redelivered entry in the pipeline alone (see isolateRedeliveredMs), if any. */
   #isolated: string | null = null;
-  /** Until when the current hold (waiting to hand a redelivered entry out alone, or it being out alone) lasts. */
+  /** When the current hold ends: waiting to hand a redelivered entry out alone, or it being out alone. */
   #holdUntil = 0;
   /** The redelivered entry waiting for the pipeline to empty before it goes out alone. */
   #waitingFor: string | null = null;
   #wake: (() => void) | null = null;
-  #reading = false;
 
   #acks: AckBatcher | null = null;
+  #connections: RedisConnection[] = [];
   #renewTimer: NodeJS.Timeout | null = null;
   #iterated = false;
   /** close(): no more reads; what was read is still handed out. */
@@ -249,16 +231,7 @@ export class RedisStreamSource implements AsyncIterable<RedisStreamEntry> {
       }
       return found.entry;
     });
-    if (held.length === 0) return;
-    const commands = this.#commands!;
-    await commands.retrying(async () => {
-      const multi = commands.client.multi();
-      for (const entry of held) {
-        multi.xAdd(this.#options.deadLetterStream, '*', deadLetterFields(entry, reason));
-      }
-      await multi.exec();
-    });
-    this.#stats.deadLettered += held.length;
+    if (held.length > 0) await this.#reader!.deadLetter(held, reason);
   }
 
   /** The pipeline is done with an entry (SOURCE_ACK): XACK, coalesced. */
@@ -288,13 +261,7 @@ export class RedisStreamSource implements AsyncIterable<RedisStreamEntry> {
 
   #unblock(): void {
     this.#poke();
-    // A read blocked on the server returns at once, as if it had timed out: nothing is
-    // delivered to this consumer that the pipeline would never see.
-    if (this.#reading && this.#readerId !== 0 && this.#commands?.client.isReady) {
-      this.#commands.client
-        .sendCommand(['CLIENT', 'UNBLOCK', String(this.#readerId), 'TIMEOUT'])
-        .catch(() => {});
-    }
+    this.#reader?.unblock();
   }
 
   async #shutdown(): Promise<void> {
@@ -304,7 +271,7 @@ export class RedisStreamSource implements AsyncIterable<RedisStreamEntry> {
       await this.#opening?.catch(() => {});
       await this.#acks?.flush();
     } finally {
-      await Promise.all([this.#reader?.close(), this.#commands?.close()]);
+      await Promise.all(this.#connections.map((c) => c.close()));
       this.#endResolve?.();
       this.#ended ??= Promise.resolve();
     }
@@ -318,58 +285,45 @@ export class RedisStreamSource implements AsyncIterable<RedisStreamEntry> {
 
   #open(): Promise<void> {
     return (this.#opening ??= (async () => {
-      const { reconnectLimitMs, stream, group } = this.#options;
-      const commands = new RedisConnection(this.#target, reconnectLimitMs);
+      const options = this.#options;
+      const commands = new RedisConnection(this.#target, options.reconnectLimitMs);
       // A blocking read must not time out before the server answers it, or the entries it
       // delivered would sit in this consumer's pending list unseen until the next restart.
-      const reader = new RedisConnection(
+      const blocking = new RedisConnection(
         this.#target,
-        reconnectLimitMs,
-        this.#options.blockMs + 30_000,
+        options.reconnectLimitMs,
+        options.blockMs + 30_000,
       );
-      this.#commands = commands;
-      this.#reader = reader;
-      // After a lost connection, read this consumer's pending list again: a read whose reply
-      // was lost left entries delivered here that the pipeline never saw.
-      reader.onReconnect = () => {
-        this.#phase = 'history';
-        this.#historyCursor = '0';
-        void reader.client.clientId().then(
-          (id) => (this.#readerId = id),
-          () => {},
-        );
-      };
-      await Promise.all([commands.connect(), reader.connect()]);
-      this.#readerId = await reader.client.clientId();
-      try {
-        await commands.client.xGroupCreate(stream, group, '0', { MKSTREAM: true });
-      } catch (err) {
-        if (!String((err as Error).message).startsWith('BUSYGROUP')) throw err;
-      }
-      this.#acks = new AckBatcher(commands, stream, group, this.#options.coalesceAcks, (n) => {
-        this.#stats.acked += n;
+      this.#connections = [commands, blocking];
+      this.#acks = new AckBatcher(
+        commands,
+        options.stream,
+        options.group,
+        options.coalesceAcks,
+        (n) => {
+          this.#stats.acked += n;
+        },
+      );
+      this.#reader = new GroupReader(options as GroupReaderOptions, commands, blocking, {
+        holds: (id) => this.#held.has(id),
+        ackDeleted: (id) => void this.#acks!.add(id),
+        claimed: (n) => (this.#stats.claimed += n),
+        deadLettered: (n) => (this.#stats.deadLettered += n),
       });
+      await this.#reader.open();
       this.#startRenewing();
     })());
   }
 
   /**
-   * Entries this consumer holds stay its own: their idle time is reset (XCLAIM to itself,
-   * JUSTID: the delivery count is not raised) well within `claimIdleMs`, so a slow item or a
-   * partial batch is never claimed by another consumer while this one is alive.
+   * Entries this consumer holds stay its own: their idle time is reset well within
+   * `claimIdleMs`, so a slow item or a partial batch is never claimed by another consumer
+   * while this one is alive.
    */
   #startRenewing(): void {
     const every = Math.max(5, Math.floor(this.#options.claimIdleMs / 3));
     const timer = setInterval(() => {
-      if (this.#held.size === 0 || this.#closed) return;
-      const ids = [...this.#held.keys()];
-      const { stream, group, consumer } = this.#options;
-      const commands = this.#commands!;
-      for (let i = 0; i < ids.length; i += 1000) {
-        commands.client
-          .xClaimJustId(stream, group, consumer, 0, ids.slice(i, i + 1000))
-          .catch(() => {}); // the next renewal tries again; a claim by another is at least once
-      }
+      if (this.#held.size > 0 && !this.#closed) this.#reader!.renew([...this.#held.keys()]);
     }, every);
     timer.unref();
     this.#renewTimer = timer;
@@ -389,8 +343,21 @@ export class RedisStreamSource implements AsyncIterable<RedisStreamEntry> {
         continue;
       }
       if (this.#closing) return { done: true, value: undefined };
-      if (await this.#fill()) continue;
-      if (this.#idleEnough()) return { done: true, value: undefined };
+      let entries: RedisStreamEntry[] | null;
+      try {
+        entries = await this.#reader!.read();
+      } catch (err) {
+        if (this.#closed || this.#closing) continue;
+        throw err;
+      }
+      if (entries === null) {
+        if (this.#reader!.idleEnough()) return { done: true, value: undefined };
+        continue;
+      }
+      for (const e of entries) {
+        this.#held.set(e.id, { entry: e, out: false });
+        this.#buffer.push(e);
+      }
     }
   }
 
@@ -434,199 +401,6 @@ export class RedisStreamSource implements AsyncIterable<RedisStreamEntry> {
       };
     });
   }
-
-  /**
-   * Reads into the empty buffer: first this consumer's own pending entries (after a restart
-   * or a lost connection), then, when a sweep is due, entries idle in other consumers' pending
-   * lists, then new entries. Redelivered entries are read one at a time (see isolation).
-   * Returns true when it got something to hand out.
-   */
-  async #fill(): Promise<boolean> {
-    const reader = this.#reader!;
-    try {
-      if (this.#phase === 'history') {
-        if (await this.#readHistory()) return true;
-        this.#phase = 'new';
-      }
-      if (Date.now() >= this.#nextSweepAt) {
-        if (await this.#claim()) return true;
-      }
-      return await this.#readNew();
-    } catch (err) {
-      if (this.#closed || this.#closing) return false;
-      const commands = this.#commands!;
-      const reconnecting = [reader, commands].filter((c) => !c.client.isReady);
-      if (reconnecting.length === 0) throw err;
-      // A connection dropped under the command: wait for it (or for its limit) and go on.
-      await Promise.all(reconnecting.map((c) => c.whenReady()));
-      return false;
-    }
-  }
-
-  async #readHistory(): Promise<boolean> {
-    const { stream, group, consumer } = this.#options;
-    const reply = await this.#reader!.client.xReadGroup(
-      group,
-      consumer,
-      { key: stream, id: this.#historyCursor },
-      { COUNT: 1 },
-    );
-    const messages = firstStream(reply);
-    if (messages.length === 0) return false;
-    for (const m of messages) this.#historyCursor = m.id;
-    await this.#admit(
-      messages.filter((m) => !this.#held.has(m.id)),
-      true,
-    );
-    return true;
-  }
-
-  async #claim(): Promise<boolean> {
-    const { stream, group, consumer, claimIdleMs, claimEveryMs } = this.#options;
-    const commands = this.#commands!;
-    const reply = await commands.client.xAutoClaim(
-      stream,
-      group,
-      consumer,
-      claimIdleMs,
-      this.#claimCursor,
-      { COUNT: 1 },
-    );
-    this.#claimCursor = String(reply.nextId);
-    if (this.#claimCursor === '0-0') this.#nextSweepAt = Date.now() + claimEveryMs;
-    const messages = (reply.messages as (RawMessage | null)[]).filter(
-      (m): m is RawMessage => m !== null && !this.#held.has(m.id),
-    );
-    this.#stats.claimed += messages.length;
-    if (messages.length === 0) return this.#claimCursor !== '0-0';
-    await this.#admit(messages, true);
-    return true;
-  }
-
-  async #readNew(): Promise<boolean> {
-    const { stream, group, consumer, count, blockMs } = this.#options;
-    const now = Date.now();
-    let block = Math.max(1, Math.min(blockMs, this.#nextSweepAt - now));
-    const idleEnd = this.#options.endWhenIdleMs;
-    if (idleEnd !== undefined)
-      block = Math.max(1, Math.min(block, this.#lastEntryAt + idleEnd - now));
-    this.#reading = true;
-    let reply;
-    try {
-      reply = await this.#reader!.client.xReadGroup(
-        group,
-        consumer,
-        { key: stream, id: '>' },
-        { COUNT: count, BLOCK: block },
-      );
-    } finally {
-      this.#reading = false;
-    }
-    const messages = firstStream(reply);
-    if (messages.length === 0) return false;
-    await this.#admit(messages, false);
-    return true;
-  }
-
-  /**
-   * Puts entries read into the buffer, with their delivery counts; an entry delivered more
-   * than `maxDeliveries` times goes to the dead-letter stream and is acknowledged instead, in
-   * one transaction, so a crash leaves it either pending or dead-lettered, never lost.
-   * Returns how many were buffered.
-   */
-  async #admit(messages: RawMessage[], redelivered: boolean): Promise<number> {
-    if (messages.length === 0) return 0;
-    this.#lastEntryAt = Date.now();
-    const { stream, group, maxDeliveries, deadLetterStream } = this.#options;
-    const deliveries = redelivered ? await this.#deliveryCounts(messages) : null;
-    const dead: RedisStreamEntry[] = [];
-    let buffered = 0;
-    for (const m of messages) {
-      if (m.message === null || m.message === undefined) {
-        // Deleted from the stream (trimmed) while pending: nothing left to process.
-        void this.#acks!.add(m.id);
-        continue;
-      }
-      const entry: RedisStreamEntry = {
-        id: m.id,
-        stream,
-        fields: { ...m.message },
-        deliveries: deliveries?.get(m.id) ?? 1,
-      };
-      if (entry.deliveries > maxDeliveries) {
-        dead.push(entry);
-        continue;
-      }
-      this.#held.set(entry.id, { entry, out: false });
-      this.#buffer.push(entry);
-      buffered++;
-    }
-    if (dead.length > 0) {
-      const commands = this.#commands!;
-      await commands.retrying(async () => {
-        const multi = commands.client.multi();
-        for (const entry of dead) {
-          multi.xAdd(deadLetterStream, '*', deadLetterFields(entry, 'too many deliveries'));
-        }
-        multi.xAck(
-          stream,
-          group,
-          dead.map((e) => e.id),
-        );
-        await multi.exec();
-      });
-      this.#stats.deadLettered += dead.length;
-    }
-    return buffered;
-  }
-
-  async #deliveryCounts(messages: RawMessage[]): Promise<Map<string, number>> {
-    const { stream, group, consumer } = this.#options;
-    const first = messages[0].id;
-    const last = messages[messages.length - 1].id;
-    const pending = await this.#commands!.client.xPendingRange(
-      stream,
-      group,
-      first,
-      last,
-      messages.length,
-      { consumer },
-    );
-    return new Map(pending.map((p) => [String(p.id), Number(p.deliveriesCounter)]));
-  }
-
-  /** endWhenIdleMs: nothing read or claimed for that long, and a sweep found nothing. */
-  #idleEnough(): boolean {
-    const idleEnd = this.#options.endWhenIdleMs;
-    // Entries still held do not count: a step may hold them until the input ends (chunk).
-    if (idleEnd === undefined) return false;
-    if (Date.now() - this.#lastEntryAt < idleEnd) return false;
-    if (this.#claimCursor !== '0-0' || this.#phase === 'history') return false;
-    // Only once a sweep that ran after the idle time began found nothing to claim: if the
-    // last one is older, one runs now.
-    if (this.#nextSweepAt - this.#options.claimEveryMs >= this.#lastEntryAt) return true;
-    this.#nextSweepAt = 0;
-    return false;
-  }
-}
-
-type RawMessage = { id: string; message: Record<string, string> | null };
-
-function firstStream(reply: unknown): RawMessage[] {
-  if (!Array.isArray(reply) || reply.length === 0) return [];
-  return (reply[0] as { messages: RawMessage[] }).messages;
-}
-
-function deadLetterFields(entry: RedisStreamEntry, reason: unknown): Record<string, string> {
-  const why =
-    reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason ?? 'dead letter');
-  return {
-    id: entry.id,
-    stream: entry.stream,
-    deliveries: String(entry.deliveries),
-    fields: JSON.stringify(entry.fields),
-    reason: why,
-  };
 }
 
 function opt(name: string, value: unknown, fallback: number, min: number): number {
