@@ -2,7 +2,7 @@ import { Duplex } from 'readable-stream';
 import { constructedInOrder } from '../util/construct-in-order';
 import { AbortError, unlimitedController } from '../errors/errors';
 import type { StepPlan } from '../steps/normalize-steps';
-import { StepRunner, type RunnerHost } from './step-runner';
+import { PENDING, StepRunner, type RunnerHost } from './step-runner';
 import type { ItemErrorHandler, StepContext } from '../types';
 import { unlinkReadableBuffer } from '../util/unlinked-buffer';
 import { Batch } from '../ingest/batch';
@@ -19,7 +19,18 @@ export interface StageHooks {
    * for await): its writable buffer then holds one chunk, see `Batch` for the bound.
    */
   batchedInput?: boolean;
+  /**
+   * With `batchedInput`: the Source's next items available now (see `Source.takeReady`), taken
+   * when a batch is done so that a run of sync steps does not pay a stream hop per batch.
+   */
+  takeInput?: () => unknown[] | null;
 }
+
+/**
+ * Batches taken straight from the Source per write at most; then the write is acknowledged
+ * and the stream flow brings the next, so other streams of the process get their turn.
+ */
+const DIRECT_BATCHES = 64;
 
 type Callback = (err?: Error | null) => void;
 
@@ -56,6 +67,9 @@ export class RunnerStage extends Duplex {
   /** A batch being handed to runner 0; its write is acknowledged once every item is taken. */
   #pendingBatch: unknown[] | null = null;
   #batchIndex = 0;
+  /** Batches taken straight from the Source during the current write. */
+  #directBatches = 0;
+  readonly #takeInput: (() => unknown[] | null) | null;
   #pendingCb: Callback | null = null;
   #finalCb: Callback | null = null;
   #completed = false;
@@ -76,6 +90,7 @@ export class RunnerStage extends Duplex {
       readableHighWaterMark: last.highWaterMark,
     });
     unlinkReadableBuffer(this);
+    this.#takeInput = (hooks.batchedInput && hooks.takeInput) || null;
     this.initialized = new Promise<void>((resolve) => (this.#initialize = resolve));
     this.runners = plans.map((plan) => new StepRunner(plan, hooks.wrapCall));
     this.#queues = plans.slice(1).map(() => []);
@@ -104,12 +119,44 @@ export class RunnerStage extends Duplex {
     const next = this.runners[i + 1];
     const queue = this.#queues[i];
     if (queue.length === 0 && next.canAccept()) {
-      next.accept(value);
+      this.#feed(i + 1, value);
       return true;
     }
     queue.push(value);
     this.#queued++;
     return queue.length < next.plan.highWaterMark;
+  }
+
+  /**
+   * Gives `value` to runner i (which can accept it) and carries its output on down the chain
+   * for as long as each step returns a plain value: one loop instead of a call per step into
+   * `output()`, `#handOn` and `released()`. What each step sees and counts is unchanged (see
+   * `StepRunner.take`); an output that cannot go on at once is queued exactly as `#handOn`
+   * would, and a full queue or a refused `push()` blocks the step that emitted it.
+   */
+  #feed(i: number, value: unknown): void {
+    const runners = this.runners;
+    const last = runners.length - 1;
+    let runner = runners[i];
+    for (;;) {
+      const out = runner.take(value);
+      if (out === PENDING || out === undefined || out === null) return;
+      if (i === last) {
+        if (!this.push(out)) runner.blocked = true;
+        return;
+      }
+      const queue = this.#queues[i];
+      const next = runners[i + 1];
+      if (queue.length > 0 || !next.canAccept()) {
+        queue.push(out);
+        this.#queued++;
+        if (queue.length >= next.plan.highWaterMark) runner.blocked = true;
+        return;
+      }
+      i++;
+      runner = next;
+      value = out;
+    }
   }
 
   _construct(callback: Callback): void {
@@ -148,13 +195,15 @@ export class RunnerStage extends Duplex {
     if (chunk instanceof Batch) {
       this.#pendingBatch = chunk.items;
       this.#batchIndex = 0;
+      this.#directBatches = 0;
       this.#pendingCb = callback;
       this.#pump();
       return;
     }
-    const first = this.runners[0];
-    if (first.canAccept()) {
-      first.accept(chunk);
+    if (this.runners[0].canAccept()) {
+      this.#feed(0, chunk);
+      // Steps that finished in place did not call released(): items queued inside may go on.
+      if (this.#queued > 0) this.#pump();
       callback();
     } else {
       this.#pendingItem = chunk;
@@ -187,7 +236,7 @@ export class RunnerStage extends Duplex {
           const next = this.runners[i + 1];
           while (queue.length > 0 && next.canAccept()) {
             this.#queued--;
-            next.accept(queue.shift());
+            this.#feed(i + 1, queue.shift());
             moved = true;
           }
           if (queue.length < next.plan.highWaterMark && this.runners[i].blocked) {
@@ -198,13 +247,24 @@ export class RunnerStage extends Duplex {
         const batch = this.#pendingBatch;
         if (batch !== null && this.runners[0].canAccept()) {
           const first = this.runners[0];
-          while (this.#batchIndex < batch.length && first.canAccept() && !this.destroyed) {
+          const host = this.#hosts[0];
+          while (this.#batchIndex < batch.length && first.canAccept() && !host.stopped) {
             const item = batch[this.#batchIndex];
             batch[this.#batchIndex++] = undefined;
-            first.accept(item);
+            this.#feed(0, item);
           }
           moved = true;
           if (this.#batchIndex === batch.length && this.#pendingCb !== null) {
+            const more =
+              this.#takeInput !== null && this.#directBatches < DIRECT_BATCHES
+                ? this.#takeInput()
+                : null;
+            if (more !== null) {
+              this.#directBatches++;
+              this.#pendingBatch = more;
+              this.#batchIndex = 0;
+              continue;
+            }
             const cb = this.#pendingCb;
             this.#pendingCb = null;
             this.#pendingBatch = null;
@@ -215,7 +275,7 @@ export class RunnerStage extends Duplex {
           const item = this.#pendingItem;
           this.#pendingCb = null;
           this.#pendingItem = undefined;
-          this.runners[0].accept(item);
+          this.#feed(0, item);
           cb();
           moved = true;
         }
