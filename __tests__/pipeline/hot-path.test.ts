@@ -5,6 +5,7 @@
  * on the general path.
  */
 import { Pipeline } from '../../src';
+import { RunnerStage } from '../../src/stages/runner-stage';
 import { delay, range, watchdog } from '../support/helpers';
 
 describe('function steps finishing in place', () => {
@@ -86,5 +87,44 @@ describe('function steps finishing in place', () => {
       if (out.length % 50 === 0) await delay(1);
     }
     expect(out).toEqual(range(500).map((n) => n * 3 + 1));
+  });
+});
+
+describe('outputs handed from one stage of function steps to the next', () => {
+  test('a parallel step hands its outputs to a free next step without pushing them', async () => {
+    const pushes = jest.spyOn(RunnerStage.prototype, 'push');
+    try {
+      const seen: number[] = [];
+      const p = new Pipeline([[async (n: number) => n + 1, 4], (n: number) => (seen.push(n), n)]);
+      p.putIterable(range(200));
+      const result = await watchdog(p.run());
+      expect(result.count).toBe(200);
+      expect(seen.slice().sort((a, b) => a - b)).toEqual(range(200, 1));
+      // The last stage's outputs go to the sink (its own push); only the end is pushed here.
+      expect(pushes.mock.calls.filter(([chunk]) => chunk !== null)).toHaveLength(0);
+    } finally {
+      pushes.mockRestore();
+    }
+  });
+
+  test('outputs keep input order when the next step is sometimes slow (ordered)', async () => {
+    const pushes = jest.spyOn(RunnerStage.prototype, 'push');
+    try {
+      const p = new Pipeline(
+        [
+          [async (n: number) => (n % 7 === 0 ? delay(2).then(() => n) : n), 4],
+          (n: number) => (n % 25 === 0 ? delay(3).then(() => n) : n),
+        ],
+        { ordered: true, highWaterMark: 3 },
+      );
+      p.putIterable(range(300));
+      const out: number[] = [];
+      for await (const x of p) out.push(x as number);
+      expect(out).toEqual(range(300));
+      // While the next step was busy, outputs went through the stream between the stages.
+      expect(pushes.mock.calls.filter(([chunk]) => chunk !== null).length).toBeGreaterThan(0);
+    } finally {
+      pushes.mockRestore();
+    }
   });
 });

@@ -73,6 +73,10 @@ export function buildStages(plans: readonly StepPlan[], options: BuildOptions): 
     }
   }
   flush();
+  for (let i = 0; i + 1 < stages.length; i++) {
+    const [stage, next] = [stages[i], stages[i + 1]];
+    if (stage instanceof RunnerStage && next instanceof RunnerStage) stage.linkTo(next);
+  }
   return stages;
 }
 

@@ -70,6 +70,8 @@ export class RunnerStage extends Duplex {
   /** Batches taken straight from the Source during the current write. */
   #directBatches = 0;
   readonly #takeInput: (() => unknown[] | null) | null;
+  /** The next stage when it is a RunnerStage too: outputs may skip the stream hop to it. */
+  #next: RunnerStage | null = null;
   #pendingCb: Callback | null = null;
   #finalCb: Callback | null = null;
   #completed = false;
@@ -97,7 +99,7 @@ export class RunnerStage extends Duplex {
     this.runners.forEach((runner, i) => {
       const isLast = i === plans.length - 1;
       const host: RunnerHost = {
-        output: isLast ? (value) => this.push(value) : (value) => this.#handOn(i, value),
+        output: isLast ? (value) => this.#emit(value) : (value) => this.#handOn(i, value),
         // The common case (nothing waiting anywhere) must cost next to nothing per item.
         released: () => {
           if (this.#pendingCb !== null || this.#queued > 0 || this.#finalCb !== null) this.#pump();
@@ -112,6 +114,46 @@ export class RunnerStage extends Duplex {
       runner.counters.queued =
         i === 0 ? () => this.#inputQueued() : () => this.#queues[i - 1].length;
     });
+  }
+
+  /**
+   * Makes `next` (the stage this one is piped to) take this stage's outputs straight from
+   * its last step whenever nothing waits between the two: this stage's readable buffer and
+   * `next`'s writable buffer are empty and its first step can take the item now. That skips a
+   * push, a 'data' event, a write and the write's tick per item; otherwise (and always for the
+   * end of the stream) the output goes through the pipe as before, behind what waits there.
+   */
+  linkTo(next: RunnerStage): void {
+    this.#next = next;
+  }
+
+  /** The last step's output: to the next stage directly, or pushed (false: no room). */
+  #emit(value: unknown): boolean {
+    const next = this.#next;
+    if (next !== null && this.readableLength === 0 && next.#takesNow()) {
+      next.#takeNow(value);
+      // Never false: that would block this stage until a _read that no push() asked for.
+      return true;
+    }
+    return this.push(value);
+  }
+
+  /** True when an item may enter now without overtaking one written before it. */
+  #takesNow(): boolean {
+    return (
+      this.writableLength === 0 &&
+      this.#finalCb === null &&
+      !this.#hosts[0].stopped &&
+      (this as unknown as { _writableState: { constructed: boolean } })._writableState
+        .constructed &&
+      this.runners[0].canAccept()
+    );
+  }
+
+  /** An item handed over by the previous stage (see `linkTo`), as if written and taken at once. */
+  #takeNow(value: unknown): void {
+    this.#feed(0, value);
+    if (this.#queued > 0) this.#pump();
   }
 
   /** Passes runner i's output to runner i + 1, or queues it; false when the queue is full. */
@@ -142,7 +184,7 @@ export class RunnerStage extends Duplex {
       const out = runner.take(value);
       if (out === PENDING || out === undefined || out === null) return;
       if (i === last) {
-        if (!this.push(out)) runner.blocked = true;
+        if (!this.#emit(out)) runner.blocked = true;
         return;
       }
       const queue = this.#queues[i];
