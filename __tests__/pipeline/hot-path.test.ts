@@ -78,6 +78,24 @@ describe('function steps finishing in place', () => {
     expect(after).toEqual(range(7));
   });
 
+  test('while the loop holds back, input waits before the first step, not in the queues between steps', async () => {
+    const p = new Pipeline([(n: number) => n + 1, (n: number) => n * 2, (n: number) => n - 1], {
+      highWaterMark: 4,
+    });
+    p.putIterable(range(100));
+    const iterator = p[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    expect(first.value).toBe(1);
+    await delay(5);
+    const queued = p.stats().map((s) => s.queued);
+    expect(queued[1]).toBe(0);
+    expect(queued[2]).toBe(0);
+    expect(queued[0]).toBeGreaterThan(0);
+    let count = 1;
+    for (let r = await iterator.next(); !r.done; r = await iterator.next()) count++;
+    expect(count).toBe(100);
+  });
+
   test('a full last buffer stops the chain and resumes it without losing or repeating items', async () => {
     const p = new Pipeline([(n: number) => n * 3, (n: number) => n + 1], { highWaterMark: 2 });
     p.putIterable(range(500));

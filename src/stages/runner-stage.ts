@@ -146,7 +146,7 @@ export class RunnerStage extends Duplex {
       !this.#hosts[0].stopped &&
       (this as unknown as { _writableState: { constructed: boolean } })._writableState
         .constructed &&
-      this.runners[0].canAccept()
+      this.#intake()
     );
   }
 
@@ -154,6 +154,16 @@ export class RunnerStage extends Duplex {
   #takeNow(value: unknown): void {
     this.#feed(0, value);
     if (this.#queued > 0) this.#pump();
+  }
+
+  /**
+   * Whether a new input may start: the first step can take it, and the stage's own output is
+   * not refused. While the consumer refuses outputs, input stays in the stage's writable side
+   * instead of filling the queues between fused steps, where each item would cost two more
+   * hand-overs (the queues still fill while a step inside is busy).
+   */
+  #intake(): boolean {
+    return this.runners[0].canAccept() && !this.runners[this.runners.length - 1].blocked;
   }
 
   /** Passes runner i's output to runner i + 1, or queues it; false when the queue is full. */
@@ -242,7 +252,7 @@ export class RunnerStage extends Duplex {
       this.#pump();
       return;
     }
-    if (this.runners[0].canAccept()) {
+    if (this.#intake()) {
       this.#feed(0, chunk);
       // Steps that finished in place did not call released(): items queued inside may go on.
       if (this.#queued > 0) this.#pump();
@@ -287,10 +297,9 @@ export class RunnerStage extends Duplex {
           }
         }
         const batch = this.#pendingBatch;
-        if (batch !== null && this.runners[0].canAccept()) {
-          const first = this.runners[0];
+        if (batch !== null && this.#intake()) {
           const host = this.#hosts[0];
-          while (this.#batchIndex < batch.length && first.canAccept() && !host.stopped) {
+          while (this.#batchIndex < batch.length && this.#intake() && !host.stopped) {
             const item = batch[this.#batchIndex];
             batch[this.#batchIndex++] = undefined;
             this.#feed(0, item);
@@ -312,7 +321,7 @@ export class RunnerStage extends Duplex {
             this.#pendingBatch = null;
             cb();
           }
-        } else if (this.#pendingCb !== null && this.runners[0].canAccept()) {
+        } else if (this.#pendingCb !== null && this.#intake()) {
           const cb = this.#pendingCb;
           const item = this.#pendingItem;
           this.#pendingCb = null;
