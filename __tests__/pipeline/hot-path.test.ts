@@ -96,6 +96,24 @@ describe('function steps finishing in place', () => {
     expect(count).toBe(100);
   });
 
+  test.each([48, 50])(
+    'a source that throws after %i items, as the first stage takes its next batch, fails the run with its error',
+    async (count) => {
+      function* failing() {
+        for (let i = 0; i < count; i++) yield i;
+        throw new Error('source broke');
+      }
+      const seen: number[] = [];
+      const p = new Pipeline([(n: number) => n + 1, (n: number) => (seen.push(n), n)], {
+        highWaterMark: 4,
+      });
+      p.putIterable(failing());
+      await expect(watchdog(p.run())).rejects.toThrow('source broke');
+      expect(seen).toEqual(range(seen.length, 1));
+      expect(seen.length).toBeLessThanOrEqual(count);
+    },
+  );
+
   test('a full last buffer stops the chain and resumes it without losing or repeating items', async () => {
     const p = new Pipeline([(n: number) => n * 3, (n: number) => n + 1], { highWaterMark: 2 });
     p.putIterable(range(500));

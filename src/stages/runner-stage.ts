@@ -310,13 +310,15 @@ export class RunnerStage extends Duplex {
               this.#takeInput !== null && this.#directBatches < DIRECT_BATCHES
                 ? this.#takeInput()
                 : null;
+            // Taking runs the source's iterator (user code): the run may be torn down in it.
+            const cb = this.#pendingCb as Callback | null;
+            if (cb === null) break;
             if (more !== null) {
               this.#directBatches++;
               this.#pendingBatch = more;
               this.#batchIndex = 0;
               continue;
             }
-            const cb = this.#pendingCb;
             this.#pendingCb = null;
             this.#pendingBatch = null;
             cb();
