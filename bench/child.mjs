@@ -36,12 +36,18 @@ try {
   const sampler = startRssSampler(20);
   const tally = new Tally(expectAt);
   const startedAt = performance.now();
+  const cpuBefore = process.cpuUsage();
   const returned = (await run(testCase.n, tally, testCase)) ?? {};
   const ms = performance.now() - startedAt;
+  // CPU time of the timed run (user + system, all threads): steadier than wall time on a
+  // shared machine, for comparisons made outside `npm run bench`.
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   const sampledPeakMb = sampler.stop();
   report({
     ok: true,
     ms,
+    cpuMs,
     count: tally.count,
     checksum: tally.checksum,
     misordered: tally.misordered,

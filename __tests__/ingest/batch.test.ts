@@ -30,11 +30,70 @@ describe('batches from the Source to the first stage', () => {
     expect(source.count).toBe(10);
   });
 
-  test('a source with a batch length buffers one batch, so put() still reports room by items', () => {
+  test('a source with a batch length reads no batch ahead, so put() still reports room by items', () => {
     const source = new Source(3, 3);
-    expect(source.readableHighWaterMark).toBe(1);
+    expect(source.readableHighWaterMark).toBe(0);
     expect([source.add(1), source.add(2), source.add(3)]).toEqual([true, true, false]);
     source.destroy();
+  });
+
+  test('takeReady hands the next items in order, at most a batch, and none while a pushed chunk is unread', () => {
+    const source = new Source(16, 4);
+    source.attach(range(10));
+    source.pause();
+    source.read(0);
+    expect(source.readableLength).toBe(1);
+    expect(source.takeReady()).toBeNull();
+    const first = source.read() as Batch;
+    expect(first.items).toEqual([0, 1, 2, 3]);
+    expect(source.takeReady()).toEqual([4, 5, 6, 7]);
+    expect(source.takeReady()).toEqual([8, 9]);
+    expect(source.takeReady()).toBeNull();
+    expect(source.count).toBe(10);
+    source.destroy();
+  });
+
+  test('takeReady gives nothing to a source without batches', () => {
+    const source = new Source(16, 1);
+    source.add(1);
+    expect(source.takeReady()).toBeNull();
+    expect(source.queued).toBe(1);
+    source.destroy();
+  });
+
+  test('a sync run takes most batches straight from the Source, fewer than one push per batch', async () => {
+    const p = new Pipeline([(n: number) => n + 1, (n: number) => n * 2], { highWaterMark: 4 });
+    p.putIterable(range(4000));
+    const pushes = jest.spyOn(Source.prototype, 'push');
+    try {
+      const result = await p.run();
+      expect(result.count).toBe(4000);
+      // 1000 batches; a write takes up to 65 of them (itself and 64 taken straight).
+      expect(pushes.mock.calls.length).toBeLessThan(100);
+      expect(pushes.mock.calls.length).toBeGreaterThanOrEqual(Math.ceil(1000 / 65));
+    } finally {
+      pushes.mockRestore();
+    }
+  });
+
+  test('meta entries keep their place among items taken straight from the Source', async () => {
+    const order: unknown[] = [];
+    const p = new Pipeline([(n: number) => n, (n: number) => (order.push(n), n)], {
+      highWaterMark: 2,
+      onMeta: (m) => void order.push(`m${String(m)}`),
+    });
+    for (let i = 0; i < 30; i++) {
+      p.put(i);
+      if (i % 7 === 0) p.putMeta(i);
+    }
+    const result = await p.run();
+    expect(result.count).toBe(30);
+    const expected: unknown[] = [];
+    for (let i = 0; i < 30; i++) {
+      expected.push(i);
+      if (i % 7 === 0) expected.push(`m${i}`);
+    }
+    expect(order).toEqual(expected);
   });
 
   test('meta entries keep their place inside a batch', async () => {

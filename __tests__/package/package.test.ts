@@ -69,6 +69,18 @@ console.log(JSON.stringify(names(esm)) === JSON.stringify(names(cjs)) && names(e
   expect(node(['--input-type=module', '-e', code]).trim()).toBe('true');
 });
 
+test('piscina is loaded by the first worker step, not by loading paipa or running other steps', () => {
+  const code = `(async () => {
+const { Pipeline } = require('paipa');
+const loaded = () => Object.keys(require.cache).some((f) => f.includes('/node_modules/piscina/'));
+const p = new Pipeline([(n) => n + 1]);
+p.putAll([1, 2]);
+await p.run();
+console.log(JSON.stringify([loaded()]));
+})();`;
+  expect(JSON.parse(node(['-e', code]).trim())).toEqual([false]);
+});
+
 test('a worker step runs through the built package, and the process exits by itself', () => {
   const dir = mkdtempSync(join(tmpdir(), 'paipa-e2e-'));
   try {

@@ -56,11 +56,13 @@ export class Source extends Readable {
   readonly #highWaterMark: number;
 
   /**
-   * @param batchLength items per chunk when the first stage takes batches (then the readable
-   * buffer holds one chunk); 1 otherwise
+   * @param batchLength items per chunk when the first stage takes batches; 1 otherwise. With
+   * batches the readable highWaterMark is 0: a batch is made only when the stage asks for one
+   * (no batch read ahead), so the stage can take the next items itself (`takeReady`) instead
+   * of finding them already pushed.
    */
   constructor(highWaterMark: number, batchLength = 1) {
-    super({ objectMode: true, highWaterMark: batchLength > 1 ? 1 : highWaterMark });
+    super({ objectMode: true, highWaterMark: batchLength > 1 ? 0 : highWaterMark });
     this.#batchLength = batchLength;
     this.#highWaterMark = highWaterMark;
     unlinkReadableBuffer(this);
@@ -271,6 +273,29 @@ export class Source extends Readable {
       return NONE;
     }
     return this.#valueOf(result);
+  }
+
+  /**
+   * The next items available right now (up to a batch), handed straight to a first stage that
+   * has finished its batch, instead of one more push, 'data' event, write and their ticks (see
+   * `RunnerStage`). Null when none is ready, or when a chunk already pushed is still unread: it
+   * comes first. The stage takes one such batch at a time, so what waits for the first step is
+   * still at most one batch, as with the stream hop.
+   */
+  takeReady(): unknown[] | null {
+    if (this.#batchLength === 1 || this.#pulling || this.destroyed || this.readableLength > 0) {
+      return null;
+    }
+    const first = this.#nextReady();
+    if (first === NONE) return null;
+    const items = [first];
+    while (items.length < this.#batchLength) {
+      const more = this.#nextReady();
+      if (more === NONE) break;
+      items.push(more);
+    }
+    if (this.#roomWaiters.length > 0 && this.hasRoom) this.#wakeRoomWaiters();
+    return items;
   }
 
   #deliver(chunk: unknown): void {

@@ -93,6 +93,7 @@ export class JoinedStages extends Duplex {
   ) {
     super({ objectMode: true, highWaterMark: options.highWaterMark });
     this.#tracker = options.tracker ?? null;
+    if (this.#tracker !== null) this.#releaseOnRead();
     this.#stages = stages;
     this.#first = stages[0];
     this.#last = stages[stages.length - 1];
@@ -137,12 +138,21 @@ export class JoinedStages extends Duplex {
     finished(this, (err) => this.#settle(err));
   }
 
-  override emit(event: string | symbol, ...args: unknown[]): boolean {
-    if (event !== 'data' || this.#tracker === null) return super.emit(event, ...args);
-    // Released once the listeners (a pipe's write, an iterator's hand-off) took the output.
-    const result = super.emit(event, ...args);
-    this.#read();
-    return result;
+  /**
+   * Under acknowledgements, `emit` is this instance's own: an output is released once the
+   * listeners of its 'data' event (a pipe's write, an iterator's hand-off) took it. Without
+   * them events go straight to Node's `emit` (an override costs a rest array on every event).
+   */
+  #releaseOnRead(): void {
+    const emit = Duplex.prototype.emit;
+    (this as { emit: (event: string | symbol, ...args: unknown[]) => boolean }).emit = (
+      event,
+      ...args
+    ) => {
+      const result = emit.call(this, event, ...args);
+      if (event === 'data') this.#read();
+      return result;
+    };
   }
 
   /** The oldest unread output was read: it is handed on. */
@@ -165,13 +175,14 @@ export class JoinedStages extends Duplex {
   override _write(chunk: unknown, enc: BufferEncoding, callback: Callback): void {
     const first = this.#first as StageDuplex & {
       _write(chunk: unknown, enc: BufferEncoding, callback: Callback): void;
-      _writableState: { constructed: boolean };
+      _writableState: { constructed: boolean; length: number; destroyed: boolean };
     };
     // Our writable buffer is the first stage's: once it is set up and has nothing queued, the
     // item goes straight to its _write, which acknowledges it when a step instance takes it
     // (readable-stream's write() around it did the same bookkeeping a second time per item).
     if (this.#tracker !== null && !isMeta(chunk)) chunk = this.#tracker.origin(chunk);
-    if (first._writableState.constructed && first.writableLength === 0 && !first.destroyed) {
+    const state = first._writableState;
+    if (state.constructed && state.length === 0 && !state.destroyed) {
       first._write(chunk, enc, callback);
     } else if (first.write(chunk)) callback();
     else this.#heldWrite = callback;

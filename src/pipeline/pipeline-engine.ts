@@ -595,6 +595,7 @@ export class PipelineEngine<I = any, O = any> implements AsyncIterable<O> {
     this.#stages = buildStages(this.#plans, {
       onItemError: this.#options.onItemError,
       batchedInput: this.#sourceBatch > 1,
+      takeInput: () => source.takeReady(),
       tracker,
     });
     markSink(this.#stages);

@@ -13,6 +13,8 @@ export interface BuildOptions {
   onItemError?: StageHooks['onItemError'];
   /** The first stage takes the Source's items in batches (see `Batch`). */
   batchedInput?: boolean;
+  /** The Source's items available now (see `StageHooks.takeInput`). */
+  takeInput?: StageHooks['takeInput'];
   /** Present while acknowledgements are on: items travel in envelopes (see delivery/). */
   tracker?: AckTracker | null;
 }
@@ -29,17 +31,22 @@ export function buildStages(plans: readonly StepPlan[], options: BuildOptions): 
   const tracker = options.tracker ?? null;
   const hooks: StageHooks =
     tracker === null
-      ? { onItemError: options.onItemError, batchedInput: options.batchedInput }
+      ? {
+          onItemError: options.onItemError,
+          batchedInput: options.batchedInput,
+          takeInput: options.takeInput,
+        }
       : {
           onItemError: options.onItemError && trackItemError(options.onItemError, tracker),
           batchedInput: options.batchedInput,
+          takeInput: options.takeInput,
           wrapCall: (call) => trackCall(call, tracker),
         };
   const stages: Stage[] = [];
   let chain: StepPlan[] = [];
   // Only the first stage can take batches from the Source.
   const hooksAt = (): StageHooks =>
-    stages.length === 0 ? hooks : { ...hooks, batchedInput: false };
+    stages.length === 0 ? hooks : { ...hooks, batchedInput: false, takeInput: undefined };
   const flush = () => {
     if (chain.length > 0) stages.push(new RunnerStage(chain, hooksAt()));
     chain = [];
@@ -50,7 +57,9 @@ export function buildStages(plans: readonly StepPlan[], options: BuildOptions): 
       // A worker step gets its own stage, and threads of its own for this run only.
       flush();
       const runtime = new WorkerRuntime(plan.worker, plan.name, plan.concurrency);
-      stages.push(new RunnerStage([{ ...plan, fn: runtime.submit, resources: runtime }], hooks));
+      stages.push(
+        new RunnerStage([{ ...plan, fn: runtime.submit, resources: runtime }], hooksAt()),
+      );
     } else if (plan.kind === 'iter' || plan.kind === 'stream') {
       flush();
       stages.push(new StreamStage(plan, tracker));
@@ -62,6 +71,10 @@ export function buildStages(plans: readonly StepPlan[], options: BuildOptions): 
     }
   }
   flush();
+  for (let i = 0; i + 1 < stages.length; i++) {
+    const [stage, next] = [stages[i], stages[i + 1]];
+    if (stage instanceof RunnerStage && next instanceof RunnerStage) stage.linkTo(next);
+  }
   return stages;
 }
 

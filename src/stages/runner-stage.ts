@@ -2,7 +2,7 @@ import { Duplex } from 'readable-stream';
 import { constructedInOrder } from '../util/construct-in-order';
 import { AbortError, unlimitedController } from '../errors/errors';
 import type { StepPlan } from '../steps/normalize-steps';
-import { StepRunner, type RunnerHost } from './step-runner';
+import { PENDING, StepRunner, type RunnerHost } from './step-runner';
 import type { ItemErrorHandler, StepContext } from '../types';
 import { unlinkReadableBuffer } from '../util/unlinked-buffer';
 import { Batch } from '../ingest/batch';
@@ -19,7 +19,18 @@ export interface StageHooks {
    * for await): its writable buffer then holds one chunk, see `Batch` for the bound.
    */
   batchedInput?: boolean;
+  /**
+   * With `batchedInput`: the Source's next items available now (see `Source.takeReady`), taken
+   * when a batch is done so that a run of sync steps does not pay a stream hop per batch.
+   */
+  takeInput?: () => unknown[] | null;
 }
+
+/**
+ * Batches taken straight from the Source per write at most; then the write is acknowledged
+ * and the stream flow brings the next, so other streams of the process get their turn.
+ */
+const DIRECT_BATCHES = 64;
 
 type Callback = (err?: Error | null) => void;
 
@@ -56,6 +67,11 @@ export class RunnerStage extends Duplex {
   /** A batch being handed to runner 0; its write is acknowledged once every item is taken. */
   #pendingBatch: unknown[] | null = null;
   #batchIndex = 0;
+  /** Batches taken straight from the Source during the current write. */
+  #directBatches = 0;
+  readonly #takeInput: (() => unknown[] | null) | null;
+  /** The next stage when it is a RunnerStage too: outputs may skip the stream hop to it. */
+  #next: RunnerStage | null = null;
   #pendingCb: Callback | null = null;
   #finalCb: Callback | null = null;
   #completed = false;
@@ -76,13 +92,14 @@ export class RunnerStage extends Duplex {
       readableHighWaterMark: last.highWaterMark,
     });
     unlinkReadableBuffer(this);
+    this.#takeInput = (hooks.batchedInput && hooks.takeInput) || null;
     this.initialized = new Promise<void>((resolve) => (this.#initialize = resolve));
     this.runners = plans.map((plan) => new StepRunner(plan, hooks.wrapCall));
     this.#queues = plans.slice(1).map(() => []);
     this.runners.forEach((runner, i) => {
       const isLast = i === plans.length - 1;
       const host: RunnerHost = {
-        output: isLast ? (value) => this.push(value) : (value) => this.#handOn(i, value),
+        output: isLast ? (value) => this.#emit(value) : (value) => this.#handOn(i, value),
         // The common case (nothing waiting anywhere) must cost next to nothing per item.
         released: () => {
           if (this.#pendingCb !== null || this.#queued > 0 || this.#finalCb !== null) this.#pump();
@@ -99,17 +116,99 @@ export class RunnerStage extends Duplex {
     });
   }
 
+  /**
+   * Makes `next` (the stage this one is piped to) take this stage's outputs straight from
+   * its last step whenever nothing waits between the two: this stage's readable buffer and
+   * `next`'s writable buffer are empty and its first step can take the item now. That skips a
+   * push, a 'data' event, a write and the write's tick per item; otherwise (and always for the
+   * end of the stream) the output goes through the pipe as before, behind what waits there.
+   */
+  linkTo(next: RunnerStage): void {
+    this.#next = next;
+  }
+
+  /** The last step's output: to the next stage directly, or pushed (false: no room). */
+  #emit(value: unknown): boolean {
+    const next = this.#next;
+    if (next !== null && this.readableLength === 0 && next.#takesNow()) {
+      next.#takeNow(value);
+      // Never false: that would block this stage until a _read that no push() asked for.
+      return true;
+    }
+    return this.push(value);
+  }
+
+  /** True when an item may enter now without overtaking one written before it. */
+  #takesNow(): boolean {
+    return (
+      this.writableLength === 0 &&
+      this.#finalCb === null &&
+      !this.#hosts[0].stopped &&
+      (this as unknown as { _writableState: { constructed: boolean } })._writableState
+        .constructed &&
+      this.#intake()
+    );
+  }
+
+  /** An item handed over by the previous stage (see `linkTo`), as if written and taken at once. */
+  #takeNow(value: unknown): void {
+    this.#feed(0, value);
+    if (this.#queued > 0) this.#pump();
+  }
+
+  /**
+   * Whether a new input may start: the first step can take it, and the stage's own output is
+   * not refused. While the consumer refuses outputs, input stays in the stage's writable side
+   * instead of filling the queues between fused steps, where each item would cost two more
+   * hand-overs (the queues still fill while a step inside is busy).
+   */
+  #intake(): boolean {
+    return this.runners[0].canAccept() && !this.runners[this.runners.length - 1].blocked;
+  }
+
   /** Passes runner i's output to runner i + 1, or queues it; false when the queue is full. */
   #handOn(i: number, value: unknown): boolean {
     const next = this.runners[i + 1];
     const queue = this.#queues[i];
     if (queue.length === 0 && next.canAccept()) {
-      next.accept(value);
+      this.#feed(i + 1, value);
       return true;
     }
     queue.push(value);
     this.#queued++;
     return queue.length < next.plan.highWaterMark;
+  }
+
+  /**
+   * Gives `value` to runner i (which can accept it) and carries its output on down the chain
+   * for as long as each step returns a plain value: one loop instead of a call per step into
+   * `output()`, `#handOn` and `released()`. What each step sees and counts is unchanged (see
+   * `StepRunner.take`); an output that cannot go on at once is queued exactly as `#handOn`
+   * would, and a full queue or a refused `push()` blocks the step that emitted it.
+   */
+  #feed(i: number, value: unknown): void {
+    const runners = this.runners;
+    const last = runners.length - 1;
+    let runner = runners[i];
+    for (;;) {
+      const out = runner.take(value);
+      if (out === PENDING || out === undefined || out === null) return;
+      if (i === last) {
+        if (!this.#emit(out)) runner.blocked = true;
+        return;
+      }
+      const queue = this.#queues[i];
+      const next = runners[i + 1];
+      if (queue.length > 0 || !next.canAccept()) {
+        queue.push(out);
+        this.#queued++;
+        if (queue.length >= next.plan.highWaterMark) runner.blocked = true;
+        return;
+      }
+      i++;
+      runner = next;
+      value = out;
+    }
   }
 
   _construct(callback: Callback): void {
@@ -148,13 +247,15 @@ export class RunnerStage extends Duplex {
     if (chunk instanceof Batch) {
       this.#pendingBatch = chunk.items;
       this.#batchIndex = 0;
+      this.#directBatches = 0;
       this.#pendingCb = callback;
       this.#pump();
       return;
     }
-    const first = this.runners[0];
-    if (first.canAccept()) {
-      first.accept(chunk);
+    if (this.#intake()) {
+      this.#feed(0, chunk);
+      // Steps that finished in place did not call released(): items queued inside may go on.
+      if (this.#queued > 0) this.#pump();
       callback();
     } else {
       this.#pendingItem = chunk;
@@ -187,7 +288,7 @@ export class RunnerStage extends Duplex {
           const next = this.runners[i + 1];
           while (queue.length > 0 && next.canAccept()) {
             this.#queued--;
-            next.accept(queue.shift());
+            this.#feed(i + 1, queue.shift());
             moved = true;
           }
           if (queue.length < next.plan.highWaterMark && this.runners[i].blocked) {
@@ -196,26 +297,38 @@ export class RunnerStage extends Duplex {
           }
         }
         const batch = this.#pendingBatch;
-        if (batch !== null && this.runners[0].canAccept()) {
-          const first = this.runners[0];
-          while (this.#batchIndex < batch.length && first.canAccept() && !this.destroyed) {
+        if (batch !== null && this.#intake()) {
+          const host = this.#hosts[0];
+          while (this.#batchIndex < batch.length && this.#intake() && !host.stopped) {
             const item = batch[this.#batchIndex];
             batch[this.#batchIndex++] = undefined;
-            first.accept(item);
+            this.#feed(0, item);
           }
           moved = true;
           if (this.#batchIndex === batch.length && this.#pendingCb !== null) {
-            const cb = this.#pendingCb;
+            const more =
+              this.#takeInput !== null && this.#directBatches < DIRECT_BATCHES
+                ? this.#takeInput()
+                : null;
+            // Taking runs the source's iterator (user code): the run may be torn down in it.
+            const cb = this.#pendingCb as Callback | null;
+            if (cb === null) break;
+            if (more !== null) {
+              this.#directBatches++;
+              this.#pendingBatch = more;
+              this.#batchIndex = 0;
+              continue;
+            }
             this.#pendingCb = null;
             this.#pendingBatch = null;
             cb();
           }
-        } else if (this.#pendingCb !== null && this.runners[0].canAccept()) {
+        } else if (this.#pendingCb !== null && this.#intake()) {
           const cb = this.#pendingCb;
           const item = this.#pendingItem;
           this.#pendingCb = null;
           this.#pendingItem = undefined;
-          this.runners[0].accept(item);
+          this.#feed(0, item);
           cb();
           moved = true;
         }

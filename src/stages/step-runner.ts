@@ -40,6 +40,13 @@ interface Job {
 
 const NO_KEY = Symbol('no key');
 
+/**
+ * What `StepRunner.take` returns when the item did not finish within the call: its result is a
+ * promise, it threw (retry, dead letter or failure), or it is a meta entry. The runner then
+ * emits it through `RunnerHost.output` as any other item.
+ */
+export const PENDING: unique symbol = Symbol('pending');
+
 /** An output slot for ordered mode: filled when its item completes, emitted in slot order. */
 interface Slot {
   done: boolean;
@@ -106,6 +113,8 @@ export class StepRunner {
   readonly #restarting = new Set<Promise<void>>();
   #dispatching = false;
   #dispatchAgain = false;
+  /** No keyBy, rateLimit, timeout or ordered window: `take` may finish an item in place. */
+  readonly #direct: boolean;
 
   /** Wraps every call of the step (acknowledgements, see track-calls.ts); none by default. */
   readonly #wrapCall: ((call: Instance['call']) => Instance['call']) | undefined;
@@ -123,6 +132,7 @@ export class StepRunner {
     this.#parkLimit = keyBy !== undefined ? plan.highWaterMark : 1;
     this.#window$ = rateLimit ? new SlidingWindow(rateLimit.limit, rateLimit.intervalMs) : null;
     this.#budget = restart ? new RestartBudget(restart.max, restart.withinMs) : null;
+    this.#direct = !this.#gated && !this.#ordered && plan.flow.timeout === undefined;
   }
 
   attach(host: RunnerHost): void {
@@ -185,6 +195,68 @@ export class StepRunner {
     counters.in++;
     counters.busy++;
     this.#attempt(instance, chunk, slot, 0, null);
+  }
+
+  /**
+   * `accept` for the hot path: a call that returns a plain value finishes here and its output
+   * is returned to the host instead of going through `output()` (a skip returns `undefined` or
+   * `null`); anything else (a promise, a throw, a meta entry, a flow-controlled step) takes
+   * the general path and returns PENDING. The bookkeeping is `accept`'s and `#done`'s; the
+   * host passes the output on and offers the next item itself, so `released()` is not called.
+   * Call only when `canAccept()`.
+   */
+  take(chunk: unknown): unknown {
+    if (!this.#direct || chunk instanceof MetaEntry) {
+      this.accept(chunk);
+      return PENDING;
+    }
+    const counters = this.counters;
+    if (counters.startedAt === 0) counters.startedAt = performance.now();
+    const instance = this.#idle.pop() ?? this.#newInstance();
+    this.inFlight++;
+    counters.in++;
+    counters.busy++;
+    const t0 = this.#timed && counters.shouldTime() ? performance.now() : -1;
+    let result: unknown;
+    try {
+      result = instance.call(chunk, instance.ctx);
+    } catch (err) {
+      if (t0 >= 0) counters.addBusy(performance.now() - t0);
+      this.#failed(instance, chunk, null, 0, err, null);
+      return PENDING;
+    }
+    if (isThenable(result)) {
+      this.#settleLater(instance, chunk, result, t0);
+      return PENDING;
+    }
+    if (t0 >= 0) counters.addBusy(performance.now() - t0);
+    // A teardown during the call: the result is dropped, as #done drops late results.
+    if (this.#host.stopped) return PENDING;
+    // A retry waiting for this instance runs once this output has been emitted (#done's order).
+    if (this.#retries.length > 0) {
+      this.#done(instance, null, result, null);
+      return PENDING;
+    }
+    counters.busy--;
+    if (result !== undefined && result !== null) counters.out++;
+    else if (counters.sink) counters.stored++;
+    else counters.skipped++;
+    this.inFlight--;
+    this.#idle.push(instance);
+    return result;
+  }
+
+  #settleLater(instance: Instance, item: unknown, result: PromiseLike<unknown>, t0: number): void {
+    result.then(
+      (value) => {
+        if (t0 >= 0) this.counters.addBusy(performance.now() - t0);
+        this.#done(instance, null, value, null);
+      },
+      (err) => {
+        if (t0 >= 0) this.counters.addBusy(performance.now() - t0);
+        this.#failed(instance, item, null, 0, err, null);
+      },
+    );
   }
 
   #acceptGated(chunk: unknown, slot: Slot | null): void {
