@@ -27,8 +27,9 @@ const report = (fields) => {
 };
 
 try {
-  const run = await contender.load();
   const warmup = scenario.warmup[mode];
+  // load() is untimed: a contender may prepare its input there (S8 fills its Redis streams).
+  const run = await contender.load(testCase, { warmup });
   // Same warm-up for everyone: the timed run then measures steady state, not JIT start-up.
   if (warmup > 0) await run(warmup, new Tally(expectAt), testCase);
 

@@ -150,6 +150,39 @@ function cpuTables(scenario) {
     .join('\n\n');
 }
 
+/** One table per case, with entries per second (S8: the rate is the figure users compare). */
+function throughputTables(scenario) {
+  return scenario.cases
+    .map((testCase) => {
+      const base = reference(testCase)?.summary.ms?.median;
+      const rows = testCase.contenders.map((c) => {
+        const t = c.summary.ms;
+        return [
+          name(c),
+          ROLE_LABELS[c.role],
+          ms(t?.median),
+          t ? `${ms(t.min)}–${ms(t.max)}` : '–',
+          t ? Math.round((testCase.n / t.median) * 1000).toLocaleString('en-US') : '–',
+          times(t && base ? t.median / base : NaN),
+          mb(c.summary.vmHwmMb?.median),
+          status(c),
+        ];
+      });
+      const head = [
+        'Contender',
+        'Kind',
+        'Median time',
+        'Range',
+        'Entries/s',
+        'Time ÷ paipa',
+        'Peak RSS',
+        'Verified',
+      ];
+      return `### ${testCase.label}\n\n${table(head, rows)}`;
+    })
+    .join('\n\n');
+}
+
 const countIn = (list = [], item) => list.filter((x) => x === item).length;
 
 function scenarioSection(scenario, targets, explanations) {
@@ -158,13 +191,16 @@ function scenarioSection(scenario, targets, explanations) {
   const lines = [
     `## ${scenario.id.toUpperCase()}: ${scenario.title}`,
     '',
-    `${scenario.what}. Input: ${input}; ${rounds}.`,
+    scenario.cases.length > 0
+      ? `${scenario.what}. Input: ${input}; ${rounds}.`
+      : `${scenario.what}. Not run.`,
     '',
   ];
   if (scenario.metric === 'time') lines.push(timeTable(scenario.cases[0]));
   if (scenario.metric === 'memory') lines.push(memoryTable(scenario));
   if (scenario.metric === 'teardown') lines.push(teardownTable(scenario.cases[0]));
   if (scenario.metric === 'cpu') lines.push(cpuTables(scenario));
+  if (scenario.metric === 'throughput') lines.push(throughputTables(scenario));
   lines.push('');
   for (const t of targets)
     lines.push(`- ${t.met ? '✅ met' : '❌ **missed**'}: ${t.target}. Measured: ${t.figure}.`);

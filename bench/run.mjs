@@ -53,8 +53,35 @@ const only = args.only?.split(',');
 const log = (line) => process.stderr.write(`${line}\n`);
 const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
 
+/**
+ * Runs a scenario between its own setup() and teardown(), when it has them (S8 starts a
+ * redis-server; what setup() returns in `env` reaches the children through process.env).
+ * A setup() that returns `{ skip }` skips the scenario, with the reason in the report.
+ */
 async function runScenario(file, features) {
   const scenario = await loadScenario(file);
+  const prepared = (await scenario.setup?.({ mode })) ?? {};
+  if (prepared.skip) {
+    log(`[${scenario.id}] skipped: ${prepared.skip}`);
+    return {
+      ...pick(scenario, ['id', 'title', 'what', 'metric', 'taskMs', 'notes']),
+      mode,
+      rounds: 0,
+      cases: [],
+      skipped: [{ name: `${scenario.id.toUpperCase()} (every contender)`, why: prepared.skip }],
+    };
+  }
+  const env = Object.entries(prepared.env ?? {});
+  for (const [key, value] of env) process.env[key] = value;
+  try {
+    return await runCases(file, scenario, features);
+  } finally {
+    for (const [key] of env) delete process.env[key];
+    await prepared.teardown?.();
+  }
+}
+
+async function runCases(file, scenario, features) {
   const rounds = args.rounds ? Number(args.rounds) : scenario.rounds[mode];
   const available = scenario.contenders.filter((c) => !c.needs || features[c.needs]);
   const skipped = scenario.contenders

@@ -224,6 +224,32 @@ checks.s6 = (cases) => {
   ];
 };
 
+checks.s8 = (cases) => {
+  if (cases.length === 0) return []; // skipped: no redis-server (the report says so)
+  const [cheap, cpu] = cases;
+  const named = (testCase, text) => testCase.contenders.find((c) => c.name.includes(text));
+  const perSecond = (testCase, c) => (testCase.n / medianMs(c)) * 1000;
+  const rate = (v) => `${Math.round(v).toLocaleString('en-US')} entries/s`;
+  const coalesced = reference(cheap);
+  const perEntry = named(cheap, 'per-entry');
+  const one = named(cpu, '1 consumer process');
+  const two = named(cpu, '2 consumer processes');
+  const cheapRate = perSecond(cheap, coalesced);
+  const speedup = ratio(medianMs(one), medianMs(two));
+  return [
+    {
+      target: `${cheap.label}: at least 50,000 entries/s with one consumer (coalesced acks)`,
+      met: !failed(coalesced) && cheapRate >= 50_000,
+      figure: `${rate(cheapRate)}; per-entry acks ${rate(perSecond(cheap, perEntry))} (coalesced ${x(ratio(medianMs(perEntry), medianMs(coalesced)))} as fast)`,
+    },
+    {
+      target: `${cpu.label}: 2 consumer processes at least 1.50× as fast as 1`,
+      met: !failed(one) && !failed(two) && speedup >= 1.5,
+      figure: `${x(speedup)} (1 process ${ms(medianMs(one))}, ${rate(perSecond(cpu, one))}; 2 processes ${ms(medianMs(two))}, ${rate(perSecond(cpu, two))})`,
+    },
+  ];
+};
+
 /** @returns {{ scenario: string, target: string, met: boolean, figure: string }[]} */
 export function evaluateTargets(scenario) {
   const check = checks[scenario.id];

@@ -15,3 +15,6 @@ export const paipaOtel = require(join(distDir, 'otel', 'index.js'));
 
 /** combinePipeline is being added in parallel: contenders using it are skipped until it exists. */
 export const hasCombinePipeline = typeof paipa.combinePipeline === 'function';
+
+/** The paipa/redis subpath (it loads node-redis, an optional peer dependency). */
+export const loadPaipaRedis = () => require(join(distDir, 'redis', 'index.js'));

@@ -7,6 +7,7 @@ export const scenarioFiles = [
   's5-teardown.mjs',
   's6-cpu-bound.mjs',
   's7-keyed-io.mjs',
+  's8-redis.mjs',
   's9-records.mjs',
 ];
 
