@@ -1,0 +1,78 @@
+/**
+ * examples/redis-workers.mjs, run as its own process the way a reader runs it
+ * (`npm run example:redis`): it starts its own redis-server, forks worker processes, kills one
+ * with SIGKILL mid-run, and prints the final count. It lives with the reliability suites
+ * because it takes several seconds (the workers end only after an idle time longer than the
+ * claim time) and runs four processes beside a redis-server.
+ */
+import { spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { redisServerPath } from '../../scripts/redis-server.cjs';
+
+const root = resolve(__dirname, '..', '..');
+const WATCHDOG_MS = 90_000;
+
+function runExample(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>(
+    (resolvePromise, reject) => {
+      const child = spawn(process.execPath, [join('examples', 'redis-workers.mjs'), ...args], {
+        cwd: root,
+        env,
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+      child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+      const watchdog = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(
+          new Error(`the example did not exit within ${WATCHDOG_MS} ms\n${stdout}\n${stderr}`),
+        );
+      }, WATCHDOG_MS);
+      child.once('error', (err) => {
+        clearTimeout(watchdog);
+        reject(err);
+      });
+      child.once('close', (code) => {
+        clearTimeout(watchdog);
+        setTimeout(() => resolvePromise({ code, stdout, stderr }), 0);
+      });
+    },
+  );
+}
+
+/** The number printed after `label` at the start of a line (e.g. "missing:   0"). */
+function figure(stdout: string, label: string): number {
+  const match = new RegExp(`^${label}:\\s+(\\d+)`, 'm').exec(stdout);
+  if (!match) throw new Error(`no "${label}" figure in:\n${stdout}`);
+  return Number(match[1]);
+}
+
+test('the Redis workers example bills every order although one worker is SIGKILLed, and stops its server', async () => {
+  expect(redisServerPath()).not.toBeNull(); // CI installs it (.ci/run)
+  const { code, stdout, stderr } = await runExample(['--orders', '20000', '--workers', '3']);
+  expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  expect(stdout).toMatch(/^killed worker-2 \(SIGKILL\) at \d+ billed/m);
+  expect(figure(stdout, 'orders')).toBe(20_000);
+  expect(figure(stdout, 'orders billed')).toBe(20_000);
+  expect(figure(stdout, 'missing')).toBe(0);
+  expect(figure(stdout, 'pending')).toBe(0);
+  const duplicates = figure(stdout, 'duplicates');
+  expect(figure(stdout, 'outputs')).toBe(20_000 + duplicates);
+  // The two survivors each printed their counters; the killed one never did.
+  expect(stdout.match(/^worker-\d: billed/gm)).toHaveLength(2);
+  expect(stdout).not.toMatch(/^worker-2: billed/m);
+  expect(stdout).toMatch(/redis-server stopped\s*$/);
+}, 100_000);
+
+test('without redis-server on the PATH the example says what to install and exits 0', async () => {
+  const { code, stdout, stderr } = await runExample([], {
+    ...process.env,
+    PATH: '/nonexistent',
+  });
+  expect(stderr).toBe('');
+  expect(code).toBe(0);
+  expect(stdout).toBe(
+    'redis-server is not installed (apt-get install redis-server); this example needs it\n',
+  );
+}, 30_000);
