@@ -216,8 +216,12 @@ test('3 consumer processes, one killed at 30% and a poison entry: every entry do
     const stats = Object.values(finished).map((e) =>
       JSON.parse(/STATS (.*)/.exec(e.stdout)![1]),
     ) as { consumer: string; claimed: number; redelivered: number; deadLettered: number }[];
-    // The survivors claimed what the killed consumer held.
-    expect(stats.reduce((sum, s) => sum + s.claimed, 0)).toBeGreaterThanOrEqual(held.size);
+    // What the killed consumer held was delivered again (claimed by a survivor): every such
+    // entry has an output from a later delivery.
+    const heldNotRedone = [...held].filter(
+      (id) => id !== poisonId && !((bySource.get(id)?.deliveries ?? 0) >= 2),
+    );
+    expect(heldNotRedone).toEqual([]);
     // Collateral is bounded by what one consumer holds at once (one read plus the pipeline).
     expect(collateral.length).toBeLessThan(200);
 
