@@ -171,7 +171,9 @@ function forked(processes) {
         acked += stats.acked;
       }
       if (streams.last()) for (const child of children) child.disconnect();
-      return afterRun(streams, stream, acked);
+      // How the entries were shared out between the processes, for the results file.
+      const shares = results.map((r) => r.outputs.length);
+      return { ...(await afterRun(streams, stream, acked)), shares };
     };
   };
 }
