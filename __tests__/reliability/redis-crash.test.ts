@@ -176,8 +176,11 @@ test('3 consumer processes, one killed at 30% and a poison entry: every entry do
     expect(held.size).toBeGreaterThan(0);
     expect(Object.keys(finished).sort()).toEqual(['c2', 'c3']);
 
-    // The poison failed exactly MAX_DELIVERIES runs, each with the poison's error.
-    expect(failures).toHaveLength(MAX_DELIVERIES);
+    // Each delivery of the poison failed a run, with the poison's error: MAX_DELIVERIES runs.
+    // One fewer only if the killed consumer held the poison when it died, having read it again
+    // (a delivery counted by Redis) without having had the time to fail on it.
+    if (held.has(poisonId)) expect([MAX_DELIVERIES - 1, MAX_DELIVERIES]).toContain(failures.length);
+    else expect(failures).toHaveLength(MAX_DELIVERIES);
     for (const f of failures) expect(f.stderr).toContain(`poison entry ${poisonId}`);
 
     // Nothing is pending in the group.
