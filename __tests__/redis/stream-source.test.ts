@@ -277,6 +277,24 @@ describe('redisStreamSource', () => {
     expect(source.stats.yielded).toBe(0);
   });
 
+  test('ends promptly on close() whatever the source is doing when it comes', async () => {
+    // close() lands after k turns of the event loop: during the connection, the group's
+    // creation, the history read, a claim sweep or the blocking read (blockMs 60 s: a read
+    // that close() did not end would hold the run for a minute).
+    for (let k = 0; k < 25; k++) {
+      const source = redisStreamSource({
+        url: url(),
+        stream: redis.name('idle'),
+        group: 'g',
+        consumer: 'c',
+        blockMs: 60_000,
+      });
+      const run = new Pipeline([(e: unknown) => e]).putIterable(source).run();
+      for (let i = 0; i < k; i++) await new Promise((resolve) => setImmediate(resolve));
+      await watchdog(Promise.all([source.close(), run]), 5_000, `close() after ${k} turns`);
+    }
+  });
+
   test('rejects an aborted run with an AbortError and leaves what was in flight pending', async () => {
     const { stream, source } = await prepared(200, { endWhenIdleMs: undefined });
     const controller = new AbortController();

@@ -46,6 +46,7 @@ export class GroupReader {
   #lastEntryAt = Date.now();
   #readerId = 0;
   #reading = false;
+  #stopped = false;
 
   constructor(
     private readonly options: GroupReaderOptions,
@@ -88,15 +89,15 @@ export class GroupReader {
   async read(): Promise<RedisStreamEntry[] | null> {
     try {
       if (this.#phase === 'history') {
-        const entries = await this.#readHistory();
+        const entries = this.#stopped ? null : await this.#readHistory();
         if (entries !== null) return entries;
         this.#phase = 'new';
       }
-      if (Date.now() >= this.#nextSweepAt) {
+      if (!this.#stopped && Date.now() >= this.#nextSweepAt) {
         const claimed = await this.#claim();
         if (claimed !== null) return claimed;
       }
-      return await this.#readNew();
+      return this.#stopped ? null : await this.#readNew();
     } catch (err) {
       const reconnecting = [this.reader, this.commands].filter((c) => !c.client.isReady);
       if (reconnecting.length === 0) throw err;
@@ -105,12 +106,22 @@ export class GroupReader {
     }
   }
 
-  /** A read blocked on the server returns at once, as if it had timed out: nothing delivered. */
-  unblock(): void {
-    if (!this.#reading || this.#readerId === 0 || !this.commands.client.isReady) return;
-    this.commands.client
-      .sendCommand(['CLIENT', 'UNBLOCK', String(this.#readerId), 'TIMEOUT'])
-      .catch(() => {});
+  /**
+   * No more reads: a read blocked on the server returns at once, as if it had timed out
+   * (nothing is delivered), and `read()` sends none after it. The UNBLOCK travels on the other
+   * connection and may reach the server before the read it is meant for, so it is sent again
+   * until that read has returned.
+   */
+  stop(): void {
+    this.#stopped = true;
+    const unblock = () => {
+      if (!this.#reading || this.#readerId === 0 || !this.commands.client.isReady) return;
+      this.commands.client
+        .sendCommand(['CLIENT', 'UNBLOCK', String(this.#readerId), 'TIMEOUT'])
+        .catch(() => {});
+      setTimeout(unblock, 20).unref();
+    };
+    unblock();
   }
 
   /**

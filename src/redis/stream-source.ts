@@ -261,7 +261,7 @@ export class RedisStreamSource implements AsyncIterable<RedisStreamEntry> {
 
   #unblock(): void {
     this.#poke();
-    this.#reader?.unblock();
+    this.#reader?.stop();
   }
 
   async #shutdown(): Promise<void> {
