@@ -107,6 +107,18 @@ async function main() {
       );
     }
 
+    // Every worker in the group before the first order: a worker that joins late could find
+    // the job done by the others before it read anything.
+    for (const deadline = Date.now() + 30_000; ;) {
+      const joined = await client.xInfoConsumers(STREAM, GROUP).then(
+        (consumers) => consumers.length,
+        () => 0, // the group does not exist yet
+      );
+      if (joined >= workers) break;
+      if (Date.now() > deadline) throw new Error(`only ${joined} of ${workers} workers joined`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+
     // The producer: orders 0..N-1, added in pipelined batches of 1,000.
     for (let start = 0; start < orders; start += 1_000) {
       const batch = client.multi();
@@ -117,11 +129,18 @@ async function main() {
     }
     console.log(`produced ${orders} orders`);
 
-    // Kill worker-2 with SIGKILL once about 40% of the orders are billed: no cleanup, no acks.
+    // Kill worker-2 with SIGKILL once about 40% of the orders are billed, while it holds
+    // some: no cleanup, no acks.
     const victim = Math.min(2, workers);
     for (;;) {
       const billed = await client.xLen(OUTPUT);
-      if (billed >= orders * 0.4 || children[victim - 1].exitCode !== null) {
+      const holding = await client.xPendingRange(STREAM, GROUP, '-', '+', 1, {
+        consumer: `worker-${victim}`,
+      });
+      if (
+        (billed >= orders * 0.4 && holding.length > 0) ||
+        children[victim - 1].exitCode !== null
+      ) {
         children[victim - 1].kill('SIGKILL');
         await exits[victim - 1];
         // What it held when it died, still pending in its name: the others claim it.
