@@ -1,55 +1,13 @@
 // Runs every example in examples/ as its own process, the way a reader would, and checks the
 // figures it prints against figures computed here from the shipped data file.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { runExample } from '../support/run-example';
 
 const root = resolve(__dirname, '..', '..');
 const dataPath = join(root, 'examples', 'data', 'orders.ndjson');
-const WATCHDOG_MS = 30_000;
-
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node examples/<file> ...args` from the repo root; kills it after WATCHDOG_MS. */
-function runExample(
-  file: string,
-  args: string[] = [],
-  env: Record<string, string> = {},
-): Promise<Outcome> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join('examples', file), ...args], {
-      cwd: root,
-      env: { ...process.env, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const watchdog = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(
-        new Error(
-          `${file} did not exit within ${WATCHDOG_MS} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`,
-        ),
-      );
-    }, WATCHDOG_MS);
-    child.on('error', (err) => {
-      clearTimeout(watchdog);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(watchdog);
-      // The child's process and pipe handles are released in the loop's close phase: settle
-      // after it, so the suite's handle-leak check sees them gone.
-      setTimeout(() => resolvePromise({ code, stdout, stderr }), 0);
-    });
-  });
-}
 
 /** The number printed after `label` (e.g. "rows read:     2000"). */
 function figure(stdout: string, label: RegExp): number {

@@ -5,41 +5,10 @@
  * because it takes several seconds (the workers end only after an idle time longer than the
  * claim time) and runs four processes beside a redis-server.
  */
-import { spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
 import { redisServerPath } from '../../scripts/redis-server.cjs';
+import { runExample } from '../support/run-example';
 
-const root = resolve(__dirname, '..', '..');
 const WATCHDOG_MS = 90_000;
-
-function runExample(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>(
-    (resolvePromise, reject) => {
-      const child = spawn(process.execPath, [join('examples', 'redis-workers.mjs'), ...args], {
-        cwd: root,
-        env,
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-      child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-      const watchdog = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(
-          new Error(`the example did not exit within ${WATCHDOG_MS} ms\n${stdout}\n${stderr}`),
-        );
-      }, WATCHDOG_MS);
-      child.once('error', (err) => {
-        clearTimeout(watchdog);
-        reject(err);
-      });
-      child.once('close', (code) => {
-        clearTimeout(watchdog);
-        setTimeout(() => resolvePromise({ code, stdout, stderr }), 0);
-      });
-    },
-  );
-}
 
 /** The number printed after `label` at the start of a line (e.g. "missing:   0"). */
 function figure(stdout: string, label: string): number {
@@ -50,7 +19,12 @@ function figure(stdout: string, label: string): number {
 
 test('the Redis workers example bills every order although one worker is SIGKILLed, and stops its server', async () => {
   expect(redisServerPath()).not.toBeNull(); // CI installs it (.ci/run)
-  const { code, stdout, stderr } = await runExample(['--orders', '20000', '--workers', '3']);
+  const { code, stdout, stderr } = await runExample(
+    'redis-workers.mjs',
+    ['--orders', '20000', '--workers', '3'],
+    {},
+    WATCHDOG_MS,
+  );
   expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   const held = Number(
     /^killed worker-2 \(SIGKILL\) at \d+ billed, holding (\d+)/m.exec(stdout)?.[1],
@@ -72,8 +46,7 @@ test('the Redis workers example bills every order although one worker is SIGKILL
 }, 100_000);
 
 test('without redis-server on the PATH the example says what to install and exits 0', async () => {
-  const { code, stdout, stderr } = await runExample([], {
-    ...process.env,
+  const { code, stdout, stderr } = await runExample('redis-workers.mjs', [], {
     PATH: '/nonexistent',
   });
   expect(stderr).toBe('');
