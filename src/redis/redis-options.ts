@@ -1,4 +1,5 @@
 import { describe, invalidArg } from '../errors/errors';
+import { checkInteger } from '../util/validate';
 import type { RedisTarget } from './redis-connection';
 
 /** `url` or `client`, exactly one. */
@@ -37,4 +38,15 @@ export function checkName(fn: string, name: string, value: unknown): void {
       `Expected ${fn}() \`${name}\` to be a non-empty string, got ${describe(value)}`,
     );
   }
+}
+
+/** An integer option of `fn()`: `fallback` when not given, else at least `min`. */
+export function intOption(
+  fn: string,
+  name: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+): number {
+  return value === undefined ? fallback : checkInteger(`${fn}() ${name}`, value, min);
 }

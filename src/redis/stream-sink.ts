@@ -1,8 +1,7 @@
 import { describe, invalidArg } from '../errors/errors';
 import { Step, type StepClass } from '../steps/step';
-import { checkInteger } from '../util/validate';
 import { DEFAULT_RECONNECT_LIMIT_MS, RedisConnection, type RedisTarget } from './redis-connection';
-import { checkName, checkTarget } from './redis-options';
+import { checkName, checkTarget, intOption } from './redis-options';
 
 export interface RedisStreamSinkOptions<I = unknown> extends RedisTarget {
   /** The stream each item is added to (XADD). */
@@ -43,20 +42,20 @@ export function redisStreamSink<I = unknown>(
   const target = checkTarget('redisStreamSink', options);
   checkName('redisStreamSink', 'stream', options.stream);
   const { stream, maxLen, toFields } = options;
-  if (maxLen !== undefined) checkInteger('redisStreamSink() maxLen', maxLen, 1);
+  if (maxLen !== undefined) intOption('redisStreamSink', 'maxLen', maxLen, 0, 1);
   if (toFields !== undefined && typeof toFields !== 'function') {
     throw invalidArg(
       `Expected redisStreamSink() \`toFields\` to be a function, got ${describe(toFields)}`,
     );
   }
-  const concurrency =
-    options.concurrency === undefined
-      ? 64
-      : checkInteger('redisStreamSink() concurrency', options.concurrency, 1);
-  const reconnectLimitMs =
-    options.reconnectLimitMs === undefined
-      ? DEFAULT_RECONNECT_LIMIT_MS
-      : checkInteger('redisStreamSink() reconnectLimitMs', options.reconnectLimitMs, 1);
+  const concurrency = intOption('redisStreamSink', 'concurrency', options.concurrency, 64, 1);
+  const reconnectLimitMs = intOption(
+    'redisStreamSink',
+    'reconnectLimitMs',
+    options.reconnectLimitMs,
+    DEFAULT_RECONNECT_LIMIT_MS,
+    1,
+  );
   const trim =
     maxLen === undefined
       ? undefined

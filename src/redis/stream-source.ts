@@ -1,11 +1,10 @@
 import { hostname } from 'node:os';
 import { SOURCE_ACK, SOURCE_END } from '../delivery/tracked';
 import { describe, invalidArg, PaipaError } from '../errors/errors';
-import { checkInteger } from '../util/validate';
 import { AckBatcher } from './ack-batcher';
 import { GroupReader, type GroupReaderOptions } from './group-reader';
 import { DEFAULT_RECONNECT_LIMIT_MS, RedisConnection, type RedisTarget } from './redis-connection';
-import { checkName, checkTarget } from './redis-options';
+import { checkName, checkTarget, intOption } from './redis-options';
 import type { RedisStreamEntry } from './stream-entry';
 
 export type { RedisStreamEntry } from './stream-entry';
@@ -131,6 +130,8 @@ export class RedisStreamSource implements AsyncIterable<RedisStreamEntry> {
     if (options.deadLetterStream !== undefined) {
       checkName('redisStreamSource', 'deadLetterStream', options.deadLetterStream);
     }
+    const opt = (name: string, value: unknown, fallback: number, min: number) =>
+      intOption('redisStreamSource', name, value, fallback, min);
     const claimIdleMs = opt('claimIdleMs', options.claimIdleMs, 60_000, 1);
     this.#options = {
       stream: options.stream,
@@ -401,11 +402,6 @@ export class RedisStreamSource implements AsyncIterable<RedisStreamEntry> {
       };
     });
   }
-}
-
-function opt(name: string, value: unknown, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  return checkInteger(`redisStreamSource() ${name}`, value, min);
 }
 
 /**
