@@ -53,6 +53,21 @@ const checks = {
         figure: `${x(toRun)} run()'s time (${ms(medianMs(loop))} vs ${ms(medianMs(paipa))})`,
       });
     }
+    // The delivery target: acknowledgements on cost at most half again the time without them.
+    const acked = ['paipa run() with onAck', 'paipa run() with onCheckpoint'].map(named);
+    if (acked.every(Boolean)) {
+      const toRun = acked.map((c) => ratio(medianMs(c), medianMs(paipa)));
+      checks.push({
+        target: "run() with onAck, and with onCheckpoint, at most 1.5× run()'s time",
+        met: acked.every((c, i) => !failed(c) && toRun[i] <= 1.5),
+        figure: acked
+          .map(
+            (c, i) =>
+              `${c.name.replace('paipa run() with ', '')} ${x(toRun[i])} (${ms(medianMs(c))})`,
+          )
+          .join('; '),
+      });
+    }
     checks.push({
       target: 'faster than every other stream library',
       ...fasterThanAll(paipa, byRole(testCase, 'peer')),

@@ -3,7 +3,7 @@ import type { StepPlan } from '../steps/normalize-steps';
 import { StepCounters } from '../observe/step-counters';
 import { StreamStage } from './stream-stage';
 import { RunnerStage, type StageHooks } from './runner-stage';
-import { trackCall, trackItemError, trackPlan } from './track-calls';
+import { trackItemError, trackPlan } from './track-calls';
 import { WorkerRuntime } from '../workers/worker-runtime';
 
 export type Stage = RunnerStage | StreamStage;
@@ -24,8 +24,9 @@ export interface BuildOptions {
  * function and class steps get a `RunnerStage`, where a run of consecutive concurrency-1 steps
  * shares one stage (see `RunnerStage` on fusion).
  *
- * With a tracker, every function and class step call is wrapped (see track-calls.ts), so the
- * runner itself is the same code with acknowledgements on or off.
+ * With a tracker, items travel in envelopes: a stage of function and class steps takes one
+ * apart once and runs its steps on the bare value (see `RunnerStage`), and every other call
+ * is wrapped (see track-calls.ts).
  */
 export function buildStages(plans: readonly StepPlan[], options: BuildOptions): Stage[] {
   const tracker = options.tracker ?? null;
@@ -40,7 +41,7 @@ export function buildStages(plans: readonly StepPlan[], options: BuildOptions): 
           onItemError: options.onItemError && trackItemError(options.onItemError, tracker),
           batchedInput: options.batchedInput,
           takeInput: options.takeInput,
-          wrapCall: (call) => trackCall(call, tracker),
+          tracker,
         };
   const stages: Stage[] = [];
   let chain: StepPlan[] = [];

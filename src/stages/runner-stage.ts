@@ -3,17 +3,17 @@ import { constructedInOrder } from '../util/construct-in-order';
 import { AbortError, unlimitedController } from '../errors/errors';
 import type { StepPlan } from '../steps/normalize-steps';
 import { PENDING, StepRunner, type RunnerHost } from './step-runner';
-import type { ItemErrorHandler, StepContext } from '../types';
+import type { ItemErrorHandler } from '../types';
 import { unlinkReadableBuffer } from '../util/unlinked-buffer';
 import { Batch } from '../ingest/batch';
+import type { AckTracker } from '../delivery/ack-tracker';
+import { Tracked } from '../delivery/tracked';
 
 /** What a stage needs from its pipeline besides its own plans. */
 export interface StageHooks {
   onItemError?: ItemErrorHandler;
-  /** Wraps every step call (acknowledgements); absent when they are off. */
-  wrapCall?: (
-    call: (item: unknown, ctx: StepContext) => unknown,
-  ) => (item: unknown, ctx: StepContext) => unknown;
+  /** Present while acknowledgements are on: items may travel in envelopes (see delivery/). */
+  tracker?: AckTracker | null;
   /**
    * The stage's input comes from the `Source` in `Batch`es (first stage of run(), start() and
    * for await): its writable buffer then holds one chunk, see `Batch` for the bound.
@@ -70,6 +70,8 @@ export class RunnerStage extends Duplex {
   /** Batches taken straight from the Source during the current write. */
   #directBatches = 0;
   readonly #takeInput: (() => unknown[] | null) | null;
+  /** Acknowledgements are on: an envelope is taken apart once per stage (see `#feedTracked`). */
+  readonly #tracked: boolean;
   /** The next stage when it is a RunnerStage too: outputs may skip the stream hop to it. */
   #next: RunnerStage | null = null;
   #pendingCb: Callback | null = null;
@@ -94,7 +96,8 @@ export class RunnerStage extends Duplex {
     unlinkReadableBuffer(this);
     this.#takeInput = (hooks.batchedInput && hooks.takeInput) || null;
     this.initialized = new Promise<void>((resolve) => (this.#initialize = resolve));
-    this.runners = plans.map((plan) => new StepRunner(plan, hooks.wrapCall));
+    this.#tracked = (hooks.tracker ?? null) !== null;
+    this.runners = plans.map((plan) => new StepRunner(plan, hooks.tracker ?? null));
     this.#queues = plans.slice(1).map(() => []);
     this.runners.forEach((runner, i) => {
       const isLast = i === plans.length - 1;
@@ -187,6 +190,10 @@ export class RunnerStage extends Duplex {
    * would, and a full queue or a refused `push()` blocks the step that emitted it.
    */
   #feed(i: number, value: unknown): void {
+    if (this.#tracked && value instanceof Tracked) {
+      this.#feedTracked(i, value);
+      return;
+    }
     const runners = this.runners;
     const last = runners.length - 1;
     let runner = runners[i];
@@ -208,6 +215,42 @@ export class RunnerStage extends Duplex {
       i++;
       runner = next;
       value = out;
+    }
+  }
+
+  /**
+   * `#feed` for an item in an envelope: the envelope is taken apart once, the fused steps run on
+   * the bare value (`StepRunner.takeBare`), and the output is wrapped once, with the same
+   * origins, where it leaves the loop. An item's origins are the same at every step of the
+   * loop: a function step maps one item to one output.
+   */
+  #feedTracked(i: number, input: Tracked): void {
+    const runners = this.runners;
+    const last = runners.length - 1;
+    const origins = input.origins;
+    let value = input.value;
+    // The envelope of `value` while there is one: only the input's, before the first step.
+    let envelope: Tracked | null = input;
+    let runner = runners[i];
+    for (;;) {
+      const out = runner.takeBare(value, origins, envelope);
+      if (out === PENDING || out === undefined || out === null) return;
+      if (i === last) {
+        if (!this.#emit(new Tracked(out, origins))) runner.blocked = true;
+        return;
+      }
+      const queue = this.#queues[i];
+      const next = runners[i + 1];
+      if (queue.length > 0 || !next.canAccept()) {
+        queue.push(new Tracked(out, origins));
+        this.#queued++;
+        if (queue.length >= next.plan.highWaterMark) runner.blocked = true;
+        return;
+      }
+      i++;
+      runner = next;
+      value = out;
+      envelope = null;
     }
   }
 

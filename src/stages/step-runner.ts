@@ -7,11 +7,17 @@ import type { Step } from '../steps/step';
 import { StepCounters } from '../observe/step-counters';
 import { isThenable, toError } from '../util/thenable';
 import type { ItemErrorHandler, StepContext } from '../types';
+import type { AckTracker } from '../delivery/ack-tracker';
+import { Tracked, type Origins } from '../delivery/tracked';
+import { settleLater, trackCall } from './track-calls';
 
 /** One parallel instance of a function or class step: a processing slot of capacity one. */
 interface Instance {
   readonly ctx: StepContext;
+  /** What every path but `takeBare` calls: under acknowledgements it takes and gives envelopes. */
   call: (item: unknown, ctx: StepContext) => unknown;
+  /** The step itself, on bare values (see `takeBare`). */
+  bare: (item: unknown, ctx: StepContext) => unknown;
   step?: Step;
   initialized: boolean;
   /** Bumped when a restart replaces the `Step` object: a retry may then go to this instance. */
@@ -116,12 +122,12 @@ export class StepRunner {
   /** No keyBy, rateLimit, timeout or ordered window: `take` may finish an item in place. */
   readonly #direct: boolean;
 
-  /** Wraps every call of the step (acknowledgements, see track-calls.ts); none by default. */
-  readonly #wrapCall: ((call: Instance['call']) => Instance['call']) | undefined;
+  /** Present while acknowledgements are on: every call is wrapped (see track-calls.ts). */
+  readonly #tracker: AckTracker | null;
 
-  constructor(plan: StepPlan, wrapCall?: (call: Instance['call']) => Instance['call']) {
+  constructor(plan: StepPlan, tracker: AckTracker | null = null) {
     this.plan = plan;
-    this.#wrapCall = wrapCall;
+    this.#tracker = tracker;
     this.counters = new StepCounters(plan.name, plan.concurrency);
     this.#slots = plan.slots ?? plan.concurrency;
     this.#timed = plan.worker === undefined;
@@ -153,9 +159,11 @@ export class StepRunner {
       index,
       name: this.plan.name,
     });
+    const fn = this.plan.fn!;
     const instance: Instance = {
       ctx,
-      call: this.#wrapCall ? this.#wrapCall(this.plan.fn!) : this.plan.fn!,
+      call: this.#tracker ? trackCall(fn, this.#tracker) : fn,
+      bare: fn,
       initialized: this.plan.kind !== 'class',
       generation: 0,
     };
@@ -239,6 +247,60 @@ export class StepRunner {
     }
     counters.busy--;
     if (result !== undefined && result !== null) counters.out++;
+    else if (counters.sink) counters.stored++;
+    else counters.skipped++;
+    this.inFlight--;
+    this.#idle.push(instance);
+    return result;
+  }
+
+  /**
+   * `take` under acknowledgements, for an item whose envelope the stage took apart (`value`
+   * and its `origins`): the step runs on the bare value and a plain result comes back bare, so
+   * that the stage wraps it once after its last fused step instead of once per step. A skip
+   * releases the origins here, as `trackCall` does. Whatever leaves the fused loop (a promise,
+   * a throw, an output behind a waiting retry, a flow-controlled step) goes in an envelope:
+   * `input` while the stage still has the one it took apart, else a new one.
+   */
+  takeBare(value: unknown, origins: Origins, input: Tracked | null): unknown {
+    if (!this.#direct) {
+      this.accept(input ?? new Tracked(value, origins));
+      return PENDING;
+    }
+    const counters = this.counters;
+    if (counters.startedAt === 0) counters.startedAt = performance.now();
+    const instance = this.#idle.pop() ?? this.#newInstance();
+    this.inFlight++;
+    counters.in++;
+    counters.busy++;
+    const t0 = this.#timed && counters.shouldTime() ? performance.now() : -1;
+    let result: unknown;
+    try {
+      result = instance.bare(value, instance.ctx);
+    } catch (err) {
+      if (t0 >= 0) counters.addBusy(performance.now() - t0);
+      // A SkipEntry ends the item like a skip; #failed counts it and frees the instance.
+      if (isSkip(err) && !this.#host.stopped) this.#tracker!.release(origins);
+      this.#failed(instance, input ?? new Tracked(value, origins), null, 0, err, null);
+      return PENDING;
+    }
+    if (isThenable(result)) {
+      const envelope = input ?? new Tracked(value, origins);
+      const settled = settleLater(this.#tracker!, envelope, result, instance.ctx);
+      this.#settleLater(instance, envelope, settled, t0);
+      return PENDING;
+    }
+    if (t0 >= 0) counters.addBusy(performance.now() - t0);
+    // Teardown sets `stopped` before it aborts the signals: a torn-down run acks nothing.
+    if (this.#host.stopped) return PENDING;
+    const skipped = result === undefined || result === null;
+    if (skipped) this.#tracker!.release(origins);
+    if (this.#retries.length > 0) {
+      this.#done(instance, null, skipped ? result : new Tracked(result, origins), null);
+      return PENDING;
+    }
+    counters.busy--;
+    if (!skipped) counters.out++;
     else if (counters.sink) counters.stored++;
     else counters.skipped++;
     this.inFlight--;
@@ -768,7 +830,8 @@ export class StepRunner {
     step.shared = (other ?? this.#instances[0]).step?.shared ?? step.shared;
     instance.step = step;
     const call: Instance['call'] = (item, ctx) => step.process(item, ctx);
-    instance.call = this.#wrapCall ? this.#wrapCall(call) : call;
+    instance.bare = call;
+    instance.call = this.#tracker ? trackCall(call, this.#tracker) : call;
     return step;
   }
 

@@ -29,16 +29,29 @@ export function trackCall(call: Call, tracker: AckTracker): Call {
       result = undefined;
     }
     if (!isThenable(result)) return settle(tracker, item, result, ctx);
-    // Promise.resolve: a thenable's then() need not return a chained promise (a worker step's
-    // ticket does not); for a native promise it is the same promise.
-    return Promise.resolve(result).then(
-      (value) => settle(tracker, item, value, ctx),
-      (err: unknown) => {
-        if (!isSkip(err)) throw err;
-        return settle(tracker, item, undefined, ctx);
-      },
-    );
+    return settleLater(tracker, item, result, ctx);
   };
+}
+
+/**
+ * The result promise of a call on `input`'s value, as the runner gets it under acknowledgements:
+ * it resolves to a new envelope, or to a skip once `input`'s origins are released.
+ */
+export function settleLater(
+  tracker: AckTracker,
+  input: Tracked,
+  result: PromiseLike<unknown>,
+  ctx: StepContext,
+): Promise<unknown> {
+  // Promise.resolve: a thenable's then() need not return a chained promise (a worker step's
+  // ticket does not); for a native promise it is the same promise.
+  return Promise.resolve(result).then(
+    (value) => settle(tracker, input, value, ctx),
+    (err: unknown) => {
+      if (!isSkip(err)) throw err;
+      return settle(tracker, input, undefined, ctx);
+    },
+  );
 }
 
 function settle(tracker: AckTracker, input: Tracked, value: unknown, ctx: StepContext): unknown {
