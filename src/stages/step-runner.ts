@@ -294,7 +294,12 @@ export class StepRunner {
     // Teardown sets `stopped` before it aborts the signals: a torn-down run acks nothing.
     if (this.#host.stopped) return PENDING;
     const skipped = result === undefined || result === null;
-    if (skipped) this.#tracker!.release(origins);
+    if (skipped) {
+      this.#tracker!.release(origins);
+      // An acknowledgement that throws tears the run down synchronously: the item is then
+      // counted as abandoned by shutDown(), never as stored or skipped too.
+      if (this.#host.stopped) return PENDING;
+    }
     if (this.#retries.length > 0) {
       this.#done(instance, null, skipped ? result : new Tracked(result, origins), null);
       return PENDING;
