@@ -429,6 +429,43 @@ describe('the last checkpoint of a run that fails', () => {
   });
 });
 
+/** A last step that drops odd items with SkipEntry, in each way a step can throw it. */
+const skipOdd = (n: number) => {
+  if (n % 2) throw new SkipEntry();
+  return n;
+};
+const skippingLastSteps: [string, unknown][] = [
+  ['a sync throw', skipOdd],
+  ['an async rejection', async (n: number) => skipOdd(n)],
+  ['a sync throw in a keyBy step', [skipOdd, 1, { keyBy: (n: number) => n % 3 }]],
+  [
+    'an async rejection in a step with a timeout',
+    [async (n: number) => skipOdd(n), 2, { timeout: 1000 }],
+  ],
+];
+
+describe('SkipEntry in the last step under acknowledgements', () => {
+  test.each(skippingLastSteps)(
+    'thrown as %s, it is counted as skipped (not stored), as with acknowledgements off',
+    async (_how, last) => {
+      const figures = async (options: PipelineOptions) => {
+        const p = pipeline([(n: number) => n, last], options);
+        p.putAll(range(20));
+        const { count, steps } = await watchdog(p.run());
+        return { count, skipped: steps[1].skipped, stored: steps[1].stored };
+      };
+      const acked: number[] = [];
+      expect(await figures({})).toEqual({ count: 10, skipped: 10, stored: 0 });
+      expect(await figures({ onAck: (_item, seq) => acked.push(seq) })).toEqual({
+        count: 10,
+        skipped: 10,
+        stored: 0,
+      });
+      expect(sorted(acked)).toEqual(range(20));
+    },
+  );
+});
+
 describe('acknowledgements: options and step kinds', () => {
   test('checkpointEvery must be an integer >= 1', () => {
     expect(() => pipeline([(n: number) => n], { checkpointEvery: 0 })).toThrow(/checkpointEvery/);

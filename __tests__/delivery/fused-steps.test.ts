@@ -201,7 +201,7 @@ describe('acknowledgements through a stage of fused steps', () => {
     expect(sorted(r.acked)).toEqual(range(40));
   });
 
-  test('an onAck that throws when a fused step drops an item fails the run with its error', async () => {
+  test('an onAck that throws when a fused step drops an item fails the run with its error, and the item is counted once', async () => {
     const boom = new Error('ack store down');
     const p = pipeline([(n: number) => n, (n: number) => (n === 5 ? undefined : n)], {
       onAck: (_item, seq) => {
@@ -210,5 +210,8 @@ describe('acknowledgements through a stage of fused steps', () => {
     });
     p.putAll(range(50));
     await expect(watchdog(p.run())).rejects.toBe(boom);
+    // The teardown inside the ack counts the item as abandoned; the step must not count it again.
+    const { busy, stored, skipped, abandoned } = p.stats()[1];
+    expect({ busy, endings: stored + skipped + abandoned }).toEqual({ busy: 0, endings: 1 });
   });
 });

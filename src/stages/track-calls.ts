@@ -11,7 +11,8 @@ type Call = (item: unknown, ctx: StepContext) => unknown;
  * Function and class steps under acknowledgements, without touching the runner's hot path:
  * the call itself is wrapped. It unwraps the envelope, calls the step, and wraps a result in a
  * NEW envelope with the same origins (the origins' reference moves to the output). A skip
- * (`undefined`, `null`, `SkipEntry`) releases them: the input is done for this step.
+ * (`undefined`, `null`, `SkipEntry`) releases them: the input is done for this step; a
+ * `SkipEntry` still reaches the runner, which counts it as with acknowledgements off.
  *
  * A result that arrives once the call's `ctx.signal` is aborted (its timeout passed, or the run
  * is torn down) is dropped by the runner, so it must not release anything: a retry of the same
@@ -25,8 +26,8 @@ export function trackCall(call: Call, tracker: AckTracker): Call {
     try {
       result = call(item.value, ctx);
     } catch (err) {
-      if (!isSkip(err)) throw err;
-      result = undefined;
+      if (isSkip(err)) releaseSkipped(tracker, item, ctx);
+      throw err;
     }
     if (!isThenable(result)) return settle(tracker, item, result, ctx);
     return settleLater(tracker, item, result, ctx);
@@ -48,18 +49,27 @@ export function settleLater(
   return Promise.resolve(result).then(
     (value) => settle(tracker, input, value, ctx),
     (err: unknown) => {
-      if (!isSkip(err)) throw err;
-      return settle(tracker, input, undefined, ctx);
+      if (isSkip(err)) releaseSkipped(tracker, input, ctx);
+      throw err;
     },
   );
 }
 
 function settle(tracker: AckTracker, input: Tracked, value: unknown, ctx: StepContext): unknown {
   if (value === undefined || value === null) {
-    if (!ctx.signal.aborted) tracker.release(input.origins);
+    releaseSkipped(tracker, input, ctx);
     return value;
   }
   return new Tracked(value, input.origins);
+}
+
+/**
+ * The input is done for this step: a skip. A `SkipEntry` is thrown on to the runner after this,
+ * which counts it as skipped (never as stored by a last step), exactly as with acknowledgements
+ * off.
+ */
+function releaseSkipped(tracker: AckTracker, input: Tracked, ctx: StepContext): void {
+  if (!ctx.signal.aborted) tracker.release(input.origins);
 }
 
 /** A dead letter is done once the handler settled: its origins are released then. */
