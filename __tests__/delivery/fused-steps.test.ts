@@ -1,4 +1,4 @@
-import { chunk, iterStep, Pipeline, SkipEntry, type PipelineOptions } from '../../src';
+import { chunk, iterStep, Pipeline, SkipEntry, Step, type PipelineOptions } from '../../src';
 import { delay, range, watchdog } from '../support/helpers';
 
 /**
@@ -213,5 +213,111 @@ describe('acknowledgements through a stage of fused steps', () => {
     // The teardown inside the ack counts the item as abandoned; the step must not count it again.
     const { busy, stored, skipped, abandoned } = p.stats()[1];
     expect({ busy, endings: stored + skipped + abandoned }).toEqual({ busy: 0, endings: 1 });
+  });
+
+  test('in continuous mode, put() items (bare) and send() items (in envelopes) mixed: steps see bare values and every send() settles', async () => {
+    const wrapped: unknown[] = [];
+    const tries = new Map<number, number>();
+    const check = (x: unknown) => {
+      if (typeof x !== 'number') wrapped.push(x);
+    };
+    const p = pipeline(
+      [
+        (n: number) => (check(n), n),
+        (n: number) => {
+          check(n);
+          const t = (tries.get(n) ?? 0) + 1;
+          tries.set(n, t);
+          if (n % 7 === 0 && t === 1) throw new Error('flaky');
+          if (n % 5 === 0) throw new SkipEntry();
+          if (n % 3 === 0) return null;
+          return n % 2 ? Promise.resolve(n) : n;
+        },
+        (n: number) => (check(n), n),
+      ],
+      { maxRetries: 1 },
+    );
+    p.start();
+    const sends: Promise<void>[] = [];
+    for (const n of range(200)) {
+      if (n % 2) sends.push(p.send(n));
+      else p.put(n);
+    }
+    await watchdog(Promise.all(sends), 5000);
+    const result = await watchdog(p.stop(), 5000);
+    expect(wrapped).toEqual([]);
+    const kept = range(200).filter((n) => n % 5 !== 0 && n % 3 !== 0);
+    expect(result.count).toBe(kept.length);
+  });
+
+  test('a class step restarted after a sync throw runs the retry and later items on the fresh object, and every input is acked', async () => {
+    const made: Counted[] = [];
+    class Counted extends Step<number, number> {
+      calls: number[] = [];
+      constructor() {
+        super();
+        made.push(this);
+      }
+      process(n: number): number | undefined {
+        this.calls.push(n);
+        if (n === 10 && made.length === 1) throw new Error('broken');
+        return n % 4 === 0 ? undefined : n;
+      }
+    }
+    const acked: number[] = [];
+    const p = pipeline(
+      [(n: number) => n, [Counted, 1, { maxRetries: 1, restart: { max: 1, withinMs: 10_000 } }]],
+      { onAck: (_i, s) => void acked.push(s) },
+    );
+    p.putAll(range(40));
+    const result = await watchdog(p.run(), 5000);
+    expect(made.length).toBe(2);
+    expect(made[0].calls).toEqual(range(11));
+    expect(made[1].calls).toEqual(range(30, 10));
+    expect(result.steps[1].out).toBe(30);
+    expect(result.steps[1].restarts).toBe(1);
+    expect([...acked].sort((a, b) => a - b)).toEqual(range(40));
+  });
+
+  test('a run aborted during a fused call that then drops its item acks nothing for it', async () => {
+    const ac = new AbortController();
+    const acked: number[] = [];
+    const p = pipeline(
+      [
+        (n: number) => n,
+        (n: number) => {
+          if (n === 3) {
+            ac.abort();
+            return undefined;
+          }
+          return n;
+        },
+      ],
+      { onAck: (_i, s) => void acked.push(s), signal: ac.signal },
+    );
+    p.putAll(range(10));
+    await expect(watchdog(p.run())).rejects.toThrow();
+    expect(acked).not.toContain(3);
+  });
+
+  test('a run aborted during a fused call that then throws SkipEntry acks nothing for it', async () => {
+    const ac = new AbortController();
+    const acked: number[] = [];
+    const p = pipeline(
+      [
+        (n: number) => n,
+        (n: number) => {
+          if (n === 3) {
+            ac.abort();
+            throw new SkipEntry();
+          }
+          return n;
+        },
+      ],
+      { onAck: (_i, s) => void acked.push(s), signal: ac.signal },
+    );
+    p.putAll(range(10));
+    await expect(watchdog(p.run())).rejects.toThrow();
+    expect(acked).not.toContain(3);
   });
 });
