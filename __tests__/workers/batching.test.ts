@@ -40,7 +40,7 @@ describe('batches sent to the threads', () => {
   });
 
   test('slow items travel one at a time, so the threads share them evenly', async () => {
-    // 20 ms per item: a batch of about 1 ms of work is one item.
+    // 20 ms per item: a batch of about 4 ms of work is one item.
     const sizes = await batchSizes(() =>
       runThrough(workerStep(fixture, { export: 'spin' }), 2, 20),
     );
