@@ -7,7 +7,7 @@ import type { ItemErrorHandler } from '../types';
 import { unlinkReadableBuffer } from '../util/unlinked-buffer';
 import { Batch } from '../ingest/batch';
 import type { AckTracker } from '../delivery/ack-tracker';
-import { Tracked } from '../delivery/tracked';
+import { Tracked, type Origins } from '../delivery/tracked';
 
 /** What a stage needs from its pipeline besides its own plans. */
 export interface StageHooks {
@@ -70,7 +70,7 @@ export class RunnerStage extends Duplex {
   /** Batches taken straight from the Source during the current write. */
   #directBatches = 0;
   readonly #takeInput: (() => unknown[] | null) | null;
-  /** Acknowledgements are on: an envelope is taken apart once per stage (see `#feedTracked`). */
+  /** Acknowledgements are on: an envelope is taken apart once per stage (see `#feed`). */
   readonly #tracked: boolean;
   /** The next stage when it is a RunnerStage too: outputs may skip the stream hop to it. */
   #next: RunnerStage | null = null;
@@ -188,61 +188,35 @@ export class RunnerStage extends Duplex {
    * `output()`, `#handOn` and `released()`. What each step sees and counts is unchanged (see
    * `StepRunner.take`); an output that cannot go on at once is queued exactly as `#handOn`
    * would, and a full queue or a refused `push()` blocks the step that emitted it.
+   *
+   * Under acknowledgements an item's envelope is taken apart once here, the fused steps run on
+   * the bare value, and the output is wrapped once, with the same origins, where it leaves the
+   * loop. The origins are the same at every step of the loop: a function step maps one item to
+   * one output.
    */
   #feed(i: number, value: unknown): void {
-    if (this.#tracked && value instanceof Tracked) {
-      this.#feedTracked(i, value);
-      return;
-    }
-    const runners = this.runners;
-    const last = runners.length - 1;
-    let runner = runners[i];
-    for (;;) {
-      const out = runner.take(value);
-      if (out === PENDING || out === undefined || out === null) return;
-      if (i === last) {
-        if (!this.#emit(out)) runner.blocked = true;
-        return;
-      }
-      const queue = this.#queues[i];
-      const next = runners[i + 1];
-      if (queue.length > 0 || !next.canAccept()) {
-        queue.push(out);
-        this.#queued++;
-        if (queue.length >= next.plan.highWaterMark) runner.blocked = true;
-        return;
-      }
-      i++;
-      runner = next;
-      value = out;
-    }
-  }
-
-  /**
-   * `#feed` for an item in an envelope: the envelope is taken apart once, the fused steps run on
-   * the bare value (`StepRunner.takeBare`), and the output is wrapped once, with the same
-   * origins, where it leaves the loop. An item's origins are the same at every step of the
-   * loop: a function step maps one item to one output.
-   */
-  #feedTracked(i: number, input: Tracked): void {
-    const runners = this.runners;
-    const last = runners.length - 1;
-    const origins = input.origins;
-    let value = input.value;
+    let origins: Origins | null = null;
     // The envelope of `value` while there is one: only the input's, before the first step.
-    let envelope: Tracked | null = input;
+    let envelope: Tracked | null = null;
+    if (this.#tracked && value instanceof Tracked) {
+      envelope = value;
+      origins = value.origins;
+      value = value.value;
+    }
+    const runners = this.runners;
+    const last = runners.length - 1;
     let runner = runners[i];
     for (;;) {
-      const out = runner.takeBare(value, origins, envelope);
+      const out = origins === null ? runner.take(value) : runner.takeBare(value, origins, envelope);
       if (out === PENDING || out === undefined || out === null) return;
       if (i === last) {
-        if (!this.#emit(new Tracked(out, origins))) runner.blocked = true;
+        if (!this.#emit(origins === null ? out : new Tracked(out, origins))) runner.blocked = true;
         return;
       }
       const queue = this.#queues[i];
       const next = runners[i + 1];
       if (queue.length > 0 || !next.canAccept()) {
-        queue.push(new Tracked(out, origins));
+        queue.push(origins === null ? out : new Tracked(out, origins));
         this.#queued++;
         if (queue.length >= next.plan.highWaterMark) runner.blocked = true;
         return;

@@ -261,6 +261,9 @@ export class StepRunner {
    * releases the origins here, as `trackCall` does. Whatever leaves the fused loop (a promise,
    * a throw, an output behind a waiting retry, a flow-controlled step) goes in an envelope:
    * `input` while the stage still has the one it took apart, else a new one.
+   *
+   * A method of its own rather than `take` with an optional `origins`: that one method made
+   * `run()` on S1 13% slower (162 -> 183 ms per 1M items, medians of 7, same process).
    */
   takeBare(value: unknown, origins: Origins, input: Tracked | null): unknown {
     if (!this.#direct) {
